@@ -1,0 +1,240 @@
+"""Sparse synthetic features, the data of every toy model (TMS §2, "Demonstrating Superposition").
+
+Each feature ``x_i`` is zero with probability ``S`` (the sparsity) and otherwise uniform on
+``[0, 1)`` (or ``[-1, 1)`` for signed features). Following ARENA we parametrise by the density
+``feature_probability = 1 - S``, which may differ per feature and per instance, and give each
+feature an ``importance`` ``I_i`` that weights its reconstruction error.
+
+One uniform number per entry is enough: with ``u ~ U[0, 1)``, the feature is present when
+``u < p``, and then ``u / p`` is again uniform on ``[0, 1)``. That halves the random numbers a
+naive mask-then-value sampler draws, which matters because drawing them is the largest cost of
+a toy-model training step on a CPU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from .runtime import get_device
+
+__all__ = [
+    "importance_decay",
+    "log_densities",
+    "as_inst_feats",
+    "broadcast_instances",
+    "generate_batch",
+    "FeatureSampler",
+]
+
+ArrayLike = float | int | Sequence | np.ndarray | Tensor  # scalar, nested lists, arrays
+
+
+def importance_decay(n_features: int, decay: float) -> Float[Tensor, "feats"]:
+    """Importances ``decay ** i`` for ``i = 0..n_features-1`` (TMS uses 0.9 and 0.7)."""
+    _check_positive_int(n_features, "n_features")
+    if not np.isfinite(decay) or decay <= 0:
+        raise ValueError(f"decay must be a finite number > 0, got {decay!r}")
+    return decay ** torch.arange(n_features, dtype=torch.float32)
+
+
+def log_densities(n: int = 10, min_density: float = 0.05) -> Float[Tensor, "n"]:
+    """``n`` densities from 1 down to ``min_density``, evenly spaced in log space.
+
+    The defaults give TMS's intro sweep ``p = 20 ** (-k / 9)``, ``k = 0..9``.
+    """
+    _check_positive_int(n, "n")
+    if not (0 < min_density <= 1):
+        raise ValueError(f"min_density must be in (0, 1], got {min_density!r}")
+    if n == 1:
+        return torch.ones(1)
+    k = torch.arange(n, dtype=torch.float64) / (n - 1)
+    return (min_density**k).float()
+
+
+def _check_positive_int(value: int, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def as_inst_feats(
+    value: ArrayLike,
+    name: str,
+    n_features: int,
+    *,
+    low: float,
+    high: float = float("inf"),
+    low_inclusive: bool = True,
+) -> Float[Tensor, "inst feats"]:
+    """Validate a per-feature quantity and shape it ``(inst, feats)`` with ``inst`` >= 1.
+
+    Accepts a scalar, a per-feature vector ``(feats,)``, or an array ``(inst, feats)``; either
+    axis may have length 1 and is then broadcast. The instance axis is left at the length given.
+
+    Raises:
+        ValueError: naming ``name``, for NaN, values outside ``[low, high]`` (or ``(low, high]``),
+            or a shape that does not broadcast to ``(inst, n_features)``.
+    """
+    try:
+        t = torch.as_tensor(value, dtype=torch.float32).detach().cpu()
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise ValueError(f"{name} must be a number or an array of numbers, got {value!r}") from err
+    if t.ndim > 2:
+        raise ValueError(
+            f"{name} must be a scalar, a (feats,) vector or an (inst, feats) array, "
+            f"got shape {tuple(t.shape)}"
+        )
+    t = t.reshape((1,) * (2 - t.ndim) + tuple(t.shape))
+    if t.shape[1] not in (1, n_features):
+        raise ValueError(
+            f"{name} has {t.shape[1]} values per instance, which does not broadcast to "
+            f"n_features={n_features}"
+        )
+    if t.shape[0] < 1:
+        raise ValueError(f"{name} is empty")
+    if torch.isnan(t).any():
+        raise ValueError(f"{name} contains NaN")
+    below = (t < low) if low_inclusive else (t <= low)
+    if below.any() or (t > high).any():
+        bracket = "[" if low_inclusive else "("
+        raise ValueError(
+            f"{name} must lie in {bracket}{low:g}, {high:g}], "
+            f"got values from {t.min().item():g} to {t.max().item():g}"
+        )
+    return t.expand(t.shape[0], n_features).contiguous()
+
+
+def broadcast_instances(
+    arrays: dict[str, Float[Tensor, "_ feats"]], n_inst: int | None
+) -> tuple[dict[str, Float[Tensor, "inst feats"]], int, int]:
+    """Give every array the same instance count; a multiple of it means seeds.
+
+    The instance count the arrays imply is the longest instance axis (the others must have
+    length 1 or the same length). ``n_inst=None`` uses it; a multiple ``k`` times it repeats each
+    configuration ``k`` times in a row (``k`` seeds of each).
+
+    Returns:
+        The arrays shaped ``(n_inst, feats)``, ``n_inst``, and the number of seeds per configuration.
+    """
+    lengths = {name: a.shape[0] for name, a in arrays.items()}
+    implied = max(lengths.values())
+    for name, length in lengths.items():
+        if length not in (1, implied):
+            others = ", ".join(f"{k} has {v}" for k, v in lengths.items())
+            raise ValueError(
+                f"{name} has {length} instances, which does not broadcast with the others ({others})"
+            )
+    if n_inst is None:
+        n_inst = implied
+    _check_positive_int(n_inst, "n_inst")
+    if n_inst % implied:
+        raise ValueError(
+            f"n_inst={n_inst} must be a multiple of the {implied} instance(s) that "
+            f"{' and '.join(lengths)} imply"
+        )
+    n_seeds = n_inst // implied
+    out = {
+        name: a.expand(implied, a.shape[1]).repeat_interleave(n_seeds, dim=0).contiguous()
+        for name, a in arrays.items()
+    }
+    return out, n_inst, n_seeds
+
+
+def _sparsify_(
+    u: Float[Tensor, "inst feats batch"], inv_p: Float[Tensor, "inst feats 1"], signed: bool
+) -> Float[Tensor, "inst feats batch"]:
+    """Turn uniforms into sparse features, in place: present iff ``u < p``, value ``u / p``."""
+    x = u.mul_(inv_p)
+    present = x < 1
+    if signed:
+        return x.mul_(2).sub_(1).mul_(present)
+    return x.mul_(present)
+
+
+def generate_batch(
+    feature_probability: ArrayLike,
+    batch_size: int,
+    n_features: int | None = None,
+    *,
+    signed: bool = False,
+    generator: torch.Generator | None = None,
+    device: str | torch.device | None = "cpu",
+) -> Float[Tensor, "inst batch feats"]:
+    """A fresh batch of sparse features, e.g. to look at or to evaluate a model on.
+
+    Args:
+        feature_probability: density ``p = 1 - S``: scalar, ``(feats,)`` or ``(inst, feats)``.
+        batch_size: samples per instance.
+        n_features: needed only when ``feature_probability`` is a scalar.
+        signed: values uniform on ``[-1, 1)`` instead of ``[0, 1)``.
+        generator: a ``torch.Generator`` on ``device`` for reproducible draws.
+        device: where to create the batch.
+    """
+    _check_positive_int(batch_size, "batch_size")
+    if n_features is None:
+        shape = torch.as_tensor(feature_probability).shape
+        if len(shape) == 0:
+            raise ValueError("n_features is needed when feature_probability is a scalar")
+        n_features = int(shape[-1])
+    p = as_inst_feats(feature_probability, "feature_probability", n_features, low=0.0, high=1.0, low_inclusive=False)
+    dev = get_device(device)
+    u = torch.rand(p.shape[0], n_features, batch_size, generator=generator, device=dev)
+    return _sparsify_(u, (1 / p).to(dev)[..., None], signed).mT
+
+
+class FeatureSampler:
+    """Draws batches of sparse features on the device into one reused buffer.
+
+    This is the training loop's data source: it allocates nothing per step. On a CPU it draws
+    with NumPy's SFC64 generator, which fills float32 buffers about 1.5x faster than torch's
+    Mersenne Twister; elsewhere (or with ``backend="torch"``) a ``torch.Generator`` on the device.
+
+    ``sample()`` returns a view of the buffer, overwritten by the next call: clone it to keep it.
+    Its memory layout is batch-last (``(inst, feats, batch)`` contiguous), which makes the
+    batched matrix products of the toy models several times faster than batch-major.
+    """
+
+    def __init__(
+        self,
+        feature_probability: Float[Tensor, "inst feats"],
+        batch_size: int,
+        *,
+        seed: int = 0,
+        signed: bool = False,
+        device: str | torch.device | None = "cpu",
+        backend: str | None = None,
+    ):
+        _check_positive_int(batch_size, "batch_size")
+        if backend not in (None, "numpy", "torch"):
+            raise ValueError(f"backend must be None, 'numpy' or 'torch', got {backend!r}")
+        p = torch.as_tensor(feature_probability, dtype=torch.float32)
+        if p.ndim != 2:
+            raise ValueError(f"feature_probability must be (inst, feats), got shape {tuple(p.shape)}")
+        p = as_inst_feats(p, "feature_probability", p.shape[1], low=0.0, high=1.0, low_inclusive=False)
+        self.device = get_device(device)
+        self.signed = signed
+        self.batch_size = batch_size
+        self._inv_p = (1 / p).to(self.device)[..., None]  # (inst, feats, 1)
+        self._buf = torch.empty(p.shape[0], p.shape[1], batch_size, device=self.device)
+        if backend is None:
+            backend = "numpy" if self.device.type == "cpu" else "torch"
+        if backend == "numpy" and self.device.type != "cpu":
+            raise ValueError(f"backend='numpy' needs device='cpu', got {self.device}")
+        self.backend = backend
+        if backend == "numpy":
+            self._np_rng = np.random.Generator(np.random.SFC64(seed))
+            self._np_buf = self._buf.numpy()
+        else:
+            self._torch_rng = torch.Generator(device=self.device).manual_seed(seed)
+
+    def sample(self) -> Float[Tensor, "inst batch feats"]:
+        """The next batch (a view of the reused buffer)."""
+        if self.backend == "numpy":
+            self._np_rng.random(out=self._np_buf, dtype=np.float32)
+        else:
+            self._buf.uniform_(generator=self._torch_rng)
+        return _sparsify_(self._buf, self._inv_p, self.signed).mT

@@ -1,0 +1,135 @@
+"""Measurements of learned toy models (TMS §2–§4), named and defined as in the paper.
+
+For feature ``i`` with direction ``W_i`` (column ``i`` of ``W``) and unit direction ``Ŵ_i``:
+
+* norm ``‖W_i‖``: near 1 when the feature is represented, near 0 when it is dropped;
+* superposition ``Σ_{j≠i} (Ŵ_i · W_j)²``: how much other features project onto ``W_i``'s
+  direction; 0 when ``W_i`` has a dimension to itself;
+* feature dimensionality ``D_i = ‖W_i‖² / Σ_j (Ŵ_i · W_j)²`` (``j`` includes ``i``): the
+  fraction of a dimension feature ``i`` gets (1 alone, 1/2 in an antipodal pair, 2/5 in a pentagon).
+"""
+
+from __future__ import annotations
+
+import math
+
+import einops
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from .data import as_inst_feats
+
+__all__ = [
+    "feature_norms",
+    "gram",
+    "superposition",
+    "feature_dimensionality",
+    "dimensions_per_feature",
+    "n_represented",
+    "feature_angles",
+    "angular_gaps",
+    "dense_optimal_loss",
+    "REPRESENTED",
+]
+
+REPRESENTED = 0.5
+"""A feature counts as represented when ``‖W_i‖`` exceeds this (as in TARGETS / ARENA)."""
+
+_EPS = 1e-8
+
+
+def _check_W(W: Tensor) -> None:
+    if W.ndim != 3:
+        raise ValueError(f"W must have shape (inst, d_hidden, feats), got {tuple(W.shape)}")
+    if torch.isnan(W).any():
+        raise ValueError("W contains NaN")
+
+
+def feature_norms(W: Float[Tensor, "inst d_hidden feats"]) -> Float[Tensor, "inst feats"]:
+    """``‖W_i‖`` for every feature of every instance."""
+    _check_W(W)
+    return W.norm(dim=1)
+
+
+def gram(W: Float[Tensor, "inst d_hidden feats"]) -> Float[Tensor, "inst feats feats"]:
+    """``WᵀW``: entry ``(i, j)`` is ``W_i · W_j`` (diagonal: squared norms)."""
+    _check_W(W)
+    return einops.einsum(W, W, "inst d_hidden feats, inst d_hidden feats_j -> inst feats feats_j")
+
+
+def _projections_sq(W: Tensor) -> Tensor:
+    """``(Ŵ_i · W_j)²`` as ``(inst, i, j)``."""
+    W_hat = W / (feature_norms(W)[:, None, :] + _EPS)
+    dots = einops.einsum(W_hat, W, "inst d_hidden feats, inst d_hidden feats_j -> inst feats feats_j")
+    return dots**2
+
+
+def superposition(W: Float[Tensor, "inst d_hidden feats"]) -> Float[Tensor, "inst feats"]:
+    """``Σ_{j≠i} (Ŵ_i · W_j)²``: interference onto each feature's direction (0: its own dimension)."""
+    sq = _projections_sq(W)
+    return sq.sum(-1) - torch.diagonal(sq, dim1=1, dim2=2)
+
+
+def feature_dimensionality(W: Float[Tensor, "inst d_hidden feats"]) -> Float[Tensor, "inst feats"]:
+    """``D_i = ‖W_i‖² / Σ_j (Ŵ_i · W_j)²`` (0 for a dropped feature)."""
+    norms_sq = feature_norms(W) ** 2
+    return norms_sq / (_projections_sq(W).sum(-1) + _EPS)
+
+
+def dimensions_per_feature(W: Float[Tensor, "inst d_hidden feats"]) -> Float[Tensor, "inst"]:
+    """``m / ‖W‖_F²``: hidden dimensions per (fully) represented feature."""
+    _check_W(W)
+    return W.shape[1] / (W**2).sum((1, 2)).clamp_min(_EPS)
+
+
+def n_represented(W: Float[Tensor, "inst d_hidden feats"], threshold: float = REPRESENTED) -> Int[Tensor, "inst"]:
+    """How many features have ``‖W_i‖ > threshold``, per instance (an integer tensor)."""
+    return (feature_norms(W) > threshold).sum(-1)
+
+
+def feature_angles(W: Float[Tensor, "inst 2 feats"]) -> Float[Tensor, "inst feats"]:
+    """Angle of each feature's direction in a 2-D hidden space, in degrees in ``(-180, 180]``."""
+    _check_W(W)
+    if W.shape[1] != 2:
+        raise ValueError(f"feature_angles needs d_hidden = 2, got W of shape {tuple(W.shape)}")
+    return torch.rad2deg(torch.atan2(W[:, 1], W[:, 0]))
+
+
+def angular_gaps(W: Float[Tensor, "inst 2 feats"], threshold: float = REPRESENTED) -> list[Tensor]:
+    """Angles (degrees) between neighbouring represented features, going round the circle.
+
+    One tensor per instance, as many gaps as represented features (they sum to 360); a regular
+    pentagon gives five gaps of 72°. An instance with fewer than two represented features gets
+    an empty tensor.
+    """
+    angles = feature_angles(W)
+    keep = feature_norms(W) > threshold
+    out = []
+    for a, k in zip(angles, keep):
+        a = torch.sort(a[k]).values
+        if a.numel() < 2:
+            out.append(a.new_zeros(0))
+            continue
+        out.append(torch.diff(torch.cat([a, a[:1] + 360.0])))
+    return out
+
+
+def dense_optimal_loss(importance: Float[Tensor, "feats"] | Float[Tensor, "inst feats"], d_hidden: int) -> Tensor:
+    """Loss of the best model on dense features (``p = 1``, ``x_i ~ U[0, 1)``).
+
+    With every feature always present there is nothing to gain from superposition: the model
+    keeps the ``m = d_hidden`` most important features exactly and predicts each other feature by
+    its mean through the bias, paying its variance ``1/12``:
+    ``L = (1/n) Σ_{dropped i} I_i / 12``.
+    """
+    if d_hidden < 1:
+        raise ValueError(f"d_hidden must be >= 1, got {d_hidden}")
+    imp_t = torch.as_tensor(importance, dtype=torch.float32)
+    if imp_t.ndim not in (1, 2):
+        raise ValueError(f"importance must be (feats,) or (inst, feats), got {tuple(imp_t.shape)}")
+    imp = as_inst_feats(imp_t, "importance", imp_t.shape[-1], low=0.0)
+    n = imp.shape[1]
+    dropped = torch.sort(imp, dim=1, descending=True).values[:, d_hidden:]
+    loss = dropped.sum(1) / (12.0 * n)
+    return loss if imp_t.ndim == 2 else loss[0]

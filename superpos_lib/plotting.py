@@ -1,0 +1,308 @@
+"""Pure figure builders: each takes tensors and returns a new matplotlib ``Figure``.
+
+Nothing here touches pyplot's global state, ``rcParams`` or the screen, so the builders are
+safe in widget threads and easy to test (call one, inspect the artists it drew). The figures
+are made of small axes-level drawers (``draw_*``) that the widgets reuse.
+
+Colour conventions (as in TMS): feature colour = importance (yellow most important, purple
+least); ``WᵀW`` in red-blue from -1 to 1; norm bars coloured by superposition
+(dark: the feature has a dimension of its own; bright: other features interfere with it).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import matplotlib
+import numpy as np
+import torch
+from jaxtyping import Float, Real
+from matplotlib.axes import Axes
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+from torch import Tensor
+
+from . import metrics
+
+__all__ = [
+    "draw_features_2d",
+    "draw_gram",
+    "draw_norm_bars",
+    "draw_loss",
+    "plot_features_in_2d",
+    "plot_superposition",
+    "plot_represented_vs_density",
+    "ExplorerFrame",
+    "plot_explorer_frame",
+]
+
+IMPORTANCE_CMAP = "viridis"
+SUPERPOSITION_CMAP = "plasma"
+GRAM_CMAP = "RdBu"
+
+
+def _np(t: Tensor | np.ndarray) -> np.ndarray:
+    return t.detach().cpu().float().numpy() if isinstance(t, Tensor) else np.asarray(t, dtype=float)
+
+
+def _importance_colours(importance: Tensor | None, n_features: int) -> np.ndarray:
+    """RGBA per feature: most important yellow, least purple (uniform importance: one colour)."""
+    cmap = matplotlib.colormaps[IMPORTANCE_CMAP]
+    if importance is None:
+        return np.tile(cmap(0.35), (n_features, 1))
+    imp = _np(importance)
+    lo, hi = imp.min(), imp.max()
+    scaled = np.full(n_features, 0.35) if hi - lo < 1e-12 else 0.1 + 0.85 * (imp - lo) / (hi - lo)
+    return cmap(scaled)
+
+
+def _check_instances(W: Tensor, name: str = "W") -> None:
+    if W.ndim != 3:
+        raise ValueError(f"{name} must have shape (inst, d_hidden, feats), got {tuple(W.shape)}")
+    if W.shape[0] < 1:
+        raise ValueError(f"{name} has no instances")
+
+
+def _titles(titles: Sequence[str] | None, n: int) -> list[str]:
+    if titles is None:
+        return [""] * n
+    if len(titles) != n:
+        raise ValueError(f"titles has {len(titles)} entries for {n} instances")
+    return list(titles)
+
+
+def draw_features_2d(
+    ax: Axes,
+    W: Float[Tensor, "2 feats"],
+    importance: Float[Tensor, "feats"] | None = None,
+    *,
+    lim: float = 1.5,
+) -> None:
+    """Each feature as a line from the origin to ``W_i``, with a dot at its tip."""
+    if W.ndim != 2 or W.shape[0] != 2:
+        raise ValueError(f"draw_features_2d needs W of shape (2, feats), got {tuple(W.shape)}")
+    w = _np(W)
+    colours = _importance_colours(importance, w.shape[1])
+    ax.add_patch(matplotlib.patches.Circle((0, 0), 1.0, fill=False, lw=0.6, ls=":", color="0.6"))
+    for i in range(w.shape[1]):
+        ax.plot([0, w[0, i]], [0, w[1, i]], color=colours[i], lw=1.6, solid_capstyle="round")
+    ax.scatter(w[0], w[1], c=colours, s=22, zorder=3, edgecolors="none")
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def draw_gram(ax: Axes, W: Float[Tensor, "d_hidden feats"]) -> matplotlib.image.AxesImage:
+    """``WᵀW`` as a heatmap from -1 (blue) to 1 (red)."""
+    g = _np(W.T @ W)
+    im = ax.imshow(g, cmap=GRAM_CMAP, vmin=-1, vmax=1, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return im
+
+
+def draw_norm_bars(ax: Axes, W: Float[Tensor, "d_hidden feats"]) -> matplotlib.container.BarContainer:
+    """Horizontal bars of ``‖W_i‖`` (feature 0 at the top), coloured by superposition."""
+    norms = _np(metrics.feature_norms(W[None])[0])
+    sup = _np(metrics.superposition(W[None])[0])
+    colours = matplotlib.colormaps[SUPERPOSITION_CMAP](np.clip(sup, 0, 1) * 0.9)
+    n = len(norms)
+    bars = ax.barh(np.arange(n), norms, color=colours, height=0.8)
+    ax.set_ylim(n - 0.5, -0.5)
+    ax.set_xlim(0, max(1.2, float(norms.max()) * 1.05))
+    ax.axvline(metrics.REPRESENTED, color="0.7", lw=0.6, ls="--")
+    ax.set_yticks([])
+    ax.tick_params(axis="x", labelsize=7)
+    return bars
+
+
+def draw_loss(ax: Axes, steps: Sequence[int], loss: Float[Tensor, "n_logged"], *, total_steps: int | None = None) -> None:
+    """A loss curve on a log scale."""
+    y = _np(loss)
+    ax.plot(list(steps), y, color="C0", lw=1.2)
+    if total_steps:
+        ax.set_xlim(0, total_steps)
+    if len(y) and np.all(y > 0):
+        ax.set_yscale("log")
+    ax.set_xlabel("step", fontsize=8)
+    ax.set_ylabel("loss", fontsize=8)
+    ax.tick_params(labelsize=7)
+
+
+def plot_features_in_2d(
+    W: Float[Tensor, "inst 2 feats"],
+    *,
+    importance: Float[Tensor, "inst feats"] | Float[Tensor, "feats"] | None = None,
+    titles: Sequence[str] | None = None,
+    n_cols: int | None = None,
+    panel_size: float = 1.7,
+) -> Figure:
+    """Feature directions of 2-D toy models, one panel per instance (TMS's intro figure)."""
+    _check_instances(W)
+    if W.shape[1] != 2:
+        raise ValueError(f"plot_features_in_2d needs d_hidden = 2, got W of shape {tuple(W.shape)}")
+    n_inst = W.shape[0]
+    titles = _titles(titles, n_inst)
+    imp = None if importance is None else torch.as_tensor(importance).expand(n_inst, W.shape[2])
+    n_cols = min(n_inst, n_cols or 10)
+    n_rows = -(-n_inst // n_cols)
+    fig = Figure(figsize=(panel_size * n_cols, panel_size * n_rows + 0.3), layout="constrained")
+    axes = fig.subplots(n_rows, n_cols, squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        if k >= n_inst:
+            ax.set_axis_off()
+            continue
+        draw_features_2d(ax, W[k], None if imp is None else imp[k])
+        ax.set_title(titles[k], fontsize=9)
+    return fig
+
+
+def plot_superposition(
+    W: Float[Tensor, "inst d_hidden feats"],
+    *,
+    titles: Sequence[str] | None = None,
+    panel_width: float = 1.6,
+) -> Figure:
+    """Per instance: ``WᵀW`` (top) and the feature norms coloured by superposition (bottom)."""
+    _check_instances(W)
+    n_inst, _, n_feats = W.shape
+    titles = _titles(titles, n_inst)
+    height = 1.2 + 0.13 * n_feats * 2
+    fig = Figure(figsize=(panel_width * n_inst + 1.2, height), layout="constrained")
+    axes = fig.subplots(2, n_inst, squeeze=False)
+    for k in range(n_inst):
+        im = draw_gram(axes[0, k], W[k])
+        axes[0, k].set_title(titles[k], fontsize=9)
+        draw_norm_bars(axes[1, k], W[k])
+    axes[0, 0].set_ylabel("WᵀW", fontsize=9)
+    axes[1, 0].set_ylabel("‖Wᵢ‖", fontsize=9)
+    fig.colorbar(im, ax=axes[0, :].tolist(), shrink=0.8, label="Wᵢ·Wⱼ")
+    sm = matplotlib.cm.ScalarMappable(norm=Normalize(0, 1 / 0.9), cmap=SUPERPOSITION_CMAP)
+    fig.colorbar(sm, ax=axes[1, :].tolist(), shrink=0.8, label="superposition")
+    return fig
+
+
+def plot_represented_vs_density(
+    feature_probability: Float[Tensor, "inst"],
+    n_represented: Real[Tensor, "inst"],
+    *,
+    d_hidden: int,
+    n_features: int,
+) -> Figure:
+    """Features represented (``‖W_i‖ > 0.5``) against density, with ``m`` and ``n`` marked."""
+    p = _np(feature_probability)
+    r = _np(n_represented)
+    if p.shape != r.shape or p.ndim != 1:
+        raise ValueError(f"feature_probability and n_represented must be equal-length vectors, got {p.shape} and {r.shape}")
+    fig = Figure(figsize=(5.0, 3.0), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(p, r, "o-", color="C3", label="represented features")
+    ax.axhline(d_hidden, color="0.4", ls="--", lw=1, label=f"m = {d_hidden} hidden dimensions")
+    ax.axhline(n_features, color="0.7", ls=":", lw=1, label=f"n = {n_features} features")
+    ax.set_xscale("log")
+    ax.invert_xaxis()
+    ax.set_xlabel("feature density 1 − S  (sparser →)")
+    ax.set_ylabel("features with ‖Wᵢ‖ > 0.5")
+    ax.set_ylim(0, n_features + 1)
+    ax.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+class ExplorerFrame:
+    """The live explorer's figure: built once per shape, then redrawn in place.
+
+    Building a figure costs several times more than redrawing one (layout, ticks, text), so the
+    explorer keeps one ``ExplorerFrame`` per ``(n_features, d_hidden)`` and calls :meth:`update`
+    for every frame. Panels: the geometry (2-D feature directions, or ``WᵀW`` when
+    ``d_hidden != 2``), the feature norms coloured by superposition, and the loss curve.
+    """
+
+    def __init__(self, n_features: int, d_hidden: int, total_steps: int):
+        if n_features < 1 or d_hidden < 1 or total_steps < 1:
+            raise ValueError(
+                f"n_features, d_hidden and total_steps must be >= 1, got {n_features}, {d_hidden}, {total_steps}"
+            )
+        self.n_features, self.d_hidden, self.total_steps = n_features, d_hidden, total_steps
+        fig = Figure(figsize=(8.4, 2.8))
+        fig.subplots_adjust(left=0.02, right=0.98, bottom=0.17, top=0.8, wspace=0.28)
+        self.ax_geo, self.ax_bar, self.ax_loss = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 1.3]})
+        self.figure = fig
+        zeros = torch.zeros(d_hidden, n_features)
+        if d_hidden == 2:
+            draw_features_2d(self.ax_geo, zeros)
+            self._lines = self.ax_geo.lines
+            self._dots = self.ax_geo.collections[0]
+            self.ax_geo.set_title("feature directions", fontsize=9)
+        else:
+            self._gram = draw_gram(self.ax_geo, zeros)
+            self.ax_geo.set_title("WᵀW", fontsize=9)
+        self._bars = draw_norm_bars(self.ax_bar, zeros)
+        self.ax_bar.set_title("‖Wᵢ‖  (colour: superposition)", fontsize=9)
+        draw_loss(self.ax_loss, [], torch.zeros(0), total_steps=total_steps)
+        self._loss_line = self.ax_loss.lines[0]
+        self.ax_loss.set_yscale("log")
+        self.ax_loss.yaxis.set_major_locator(matplotlib.ticker.LogLocator(numticks=4))
+        self.ax_loss.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        self.ax_loss.set_title("training loss (lowest-loss seed)", fontsize=9)
+        self._title = fig.suptitle("", fontsize=10)
+
+    def update(
+        self,
+        W: Float[Tensor, "d_hidden feats"],
+        importance: Float[Tensor, "feats"],
+        logged_steps: Sequence[int],
+        loss_history: Float[Tensor, "n_logged"],
+        *,
+        title: str = "",
+    ) -> Figure:
+        """Redraw with new weights and loss curve; returns the (same) figure."""
+        if tuple(W.shape) != (self.d_hidden, self.n_features):
+            raise ValueError(f"W must have shape {(self.d_hidden, self.n_features)}, got {tuple(W.shape)}")
+        w = _np(W)
+        if self.d_hidden == 2:
+            colours = _importance_colours(importance, self.n_features)
+            for i, line in enumerate(self._lines):
+                line.set_data([0, w[0, i]], [0, w[1, i]])
+                line.set_color(colours[i])
+            self._dots.set_offsets(w.T)
+            self._dots.set_facecolors(colours)
+        else:
+            self._gram.set_data(w.T @ w)
+        norms = np.linalg.norm(w, axis=0)
+        sup = _np(metrics.superposition(torch.as_tensor(w)[None])[0])
+        colours = matplotlib.colormaps[SUPERPOSITION_CMAP](np.clip(sup, 0, 1) * 0.9)
+        for bar, value, colour in zip(self._bars, norms, colours):
+            bar.set_width(value)
+            bar.set_color(colour)
+        self.ax_bar.set_xlim(0, max(1.2, float(norms.max()) * 1.05))
+        y = _np(loss_history)
+        self._loss_line.set_data(list(logged_steps), y)
+        if len(y) and np.all(y > 0):
+            self.ax_loss.set_ylim(y.min() / 1.3, y.max() * 1.3)
+        self._title.set_text(title)
+        return self.figure
+
+    def png(self, dpi: int = 80) -> bytes:
+        """The current frame as PNG bytes."""
+        buf = io.BytesIO()
+        self.figure.savefig(buf, format="png", dpi=dpi)
+        return buf.getvalue()
+
+
+def plot_explorer_frame(
+    W: Float[Tensor, "d_hidden feats"],
+    importance: Float[Tensor, "feats"],
+    logged_steps: Sequence[int],
+    loss_history: Float[Tensor, "n_logged"],
+    *,
+    total_steps: int,
+    title: str = "",
+) -> Figure:
+    """One frame of the live explorer (see :class:`ExplorerFrame`) as a new figure."""
+    if W.ndim != 2:
+        raise ValueError(f"W must have shape (d_hidden, feats), got {tuple(W.shape)}")
+    frame = ExplorerFrame(W.shape[1], W.shape[0], total_steps)
+    return frame.update(W, importance, logged_steps, loss_history, title=title)

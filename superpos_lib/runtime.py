@@ -1,0 +1,102 @@
+"""Where the book's tensors live: device choice, seeding, CPU threads, Colab detection.
+
+Every chapter's setup cell calls :func:`get_device` and prints :func:`describe_device`, so a
+learner sees at once whether the sliders will retrain on a GPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+
+import torch
+
+__all__ = ["get_device", "describe_device", "in_colab", "cpu_threads", "auto_threads"]
+
+_KNOWN_DEVICE_TYPES = ("cpu", "cuda", "mps")
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+def get_device(device: str | torch.device | None = None) -> torch.device:
+    """Return the device to train on: the one asked for, else CUDA > MPS > CPU.
+
+    Args:
+        device: ``None`` picks the best available; otherwise ``"cpu"``, ``"cuda"``,
+            ``"cuda:1"``, ``"mps"`` or a ``torch.device``.
+
+    Raises:
+        ValueError: the device is unknown, or asked for but not available here.
+    """
+    if device is None:
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(
+            f"device must be one of {_KNOWN_DEVICE_TYPES} (optionally with an index) or None, "
+            f"got {device!r}"
+        ) from err
+    if dev.type not in _KNOWN_DEVICE_TYPES:
+        raise ValueError(f"device must be one of {_KNOWN_DEVICE_TYPES} or None, got {device!r}")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={device!r} was asked for, but CUDA is not available here")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r}: only {torch.cuda.device_count()} CUDA device(s) are present"
+            )
+    if dev.type == "mps" and not _mps_available():
+        raise ValueError(f"device={device!r} was asked for, but MPS is not available here")
+    return dev
+
+
+def describe_device(device: str | torch.device | None = None) -> str:
+    """One line for a chapter's setup cell, e.g. ``"Training on CPU (2 threads)"``."""
+    dev = get_device(device)
+    if dev.type == "cuda":
+        return f"Training on GPU: {torch.cuda.get_device_name(dev)} (torch {torch.__version__})"
+    if dev.type == "mps":
+        return f"Training on Apple GPU (MPS) (torch {torch.__version__})"
+    return f"Training on CPU ({torch.get_num_threads()} threads, torch {torch.__version__})"
+
+
+def in_colab() -> bool:
+    """True inside Google Colab (its runtime preloads the ``google.colab`` module)."""
+    return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+
+
+def auto_threads(n_elements: int) -> int:
+    """CPU threads worth using for a training step that touches ``n_elements`` floats per op.
+
+    Tiny tensors run faster on one thread: waking a second one costs more than the maths.
+    The threshold was measured on a 2-core machine (``benchmarks/bench.py``).
+    """
+    if n_elements < 0:
+        raise ValueError(f"n_elements must be >= 0, got {n_elements}")
+    return 1 if n_elements < 32_768 else torch.get_num_threads()
+
+
+@contextlib.contextmanager
+def cpu_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` intra-op CPU threads (``None``: leave as is), then restore."""
+    if n is None:
+        yield
+        return
+    if n < 1:
+        raise ValueError(f"n (CPU threads) must be >= 1, got {n}")
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -1,0 +1,121 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import bad_input
+from superpos_lib import data
+
+
+def test_importance_decay():
+    assert torch.allclose(data.importance_decay(4, 0.5), torch.tensor([1, 0.5, 0.25, 0.125]))
+    with pytest.raises(ValueError, match="n_features"):
+        data.importance_decay(0, 0.9)
+    with pytest.raises(ValueError, match="decay"):
+        data.importance_decay(3, -0.1)
+    with pytest.raises(ValueError, match="decay"):
+        data.importance_decay(3, float("nan"))
+
+
+def test_log_densities_match_tms_sweep():
+    p = data.log_densities()
+    expected = torch.tensor([20 ** (-k / 9) for k in range(10)])
+    assert torch.allclose(p, expected, rtol=1e-6)
+    assert data.log_densities(1).tolist() == [1.0]
+    with pytest.raises(ValueError, match="min_density"):
+        data.log_densities(5, 0.0)
+    with pytest.raises(ValueError, match="n must"):
+        data.log_densities(0)
+
+
+@pytest.mark.parametrize(
+    "value, shape",
+    [(0.5, (1, 4)), ([0.1, 0.2, 0.3, 0.4], (1, 4)), (torch.full((3, 4), 0.2), (3, 4)),
+     (np.full((3, 1), 0.2), (3, 4)), ([[0.5]], (1, 4))],
+)
+def test_as_inst_feats_broadcasts(value, shape):
+    out = data.as_inst_feats(value, "feature_probability", 4, low=0.0, high=1.0, low_inclusive=False)
+    assert out.shape == shape and out.dtype == torch.float32 and out.is_contiguous()
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [(0.0, r"must lie in \(0, 1\]"), (1.5, r"must lie in \(0, 1\]"), (-0.1, r"must lie in \(0, 1\]"),
+     (float("nan"), "contains NaN"), ([0.1, 0.2, 0.3], "does not broadcast"),
+     (torch.ones(2, 2, 4), "shape"), ("dense", "must be a number")],
+)
+def test_as_inst_feats_rejects_bad_density(value, message):
+    with pytest.raises(ValueError, match="feature_probability") as err:
+        data.as_inst_feats(value, "feature_probability", 4, low=0.0, high=1.0, low_inclusive=False)
+    assert err.match(message)
+
+
+def test_broadcast_instances_infers_and_repeats_seeds():
+    p = torch.tensor([[0.1], [0.5]]).expand(2, 3)
+    imp = torch.ones(1, 3)
+    out, n_inst, n_seeds = data.broadcast_instances({"p": p, "imp": imp}, None)
+    assert (n_inst, n_seeds) == (2, 1) and out["imp"].shape == (2, 3)
+    out, n_inst, n_seeds = data.broadcast_instances({"p": p, "imp": imp}, 6)
+    assert (n_inst, n_seeds) == (6, 3)
+    assert out["p"][:, 0].tolist() == pytest.approx([0.1, 0.1, 0.1, 0.5, 0.5, 0.5])
+    with pytest.raises(ValueError, match="multiple"):
+        data.broadcast_instances({"p": p, "imp": imp}, 5)
+    with pytest.raises(ValueError, match="does not broadcast"):
+        data.broadcast_instances({"p": p, "imp": torch.ones(3, 3)}, None)
+    with pytest.raises(ValueError, match="n_inst"):
+        data.broadcast_instances({"p": p}, 0)
+
+
+def test_generate_batch_statistics():
+    p = torch.tensor([[1.0, 0.5, 0.05], [0.2, 0.2, 0.2]])
+    x = data.generate_batch(p, 200_000, generator=torch.Generator().manual_seed(0))
+    assert x.shape == (2, 200_000, 3)
+    density = (x != 0).float().mean(1)
+    assert torch.allclose(density, p, atol=0.005)
+    assert x.min() >= 0 and x.max() < 1
+    present = x[x != 0]
+    assert present.mean().item() == pytest.approx(0.5, abs=0.005)  # U[0, 1) given present
+    assert present.var().item() == pytest.approx(1 / 12, abs=0.002)
+
+
+def test_generate_batch_signed_and_reproducible():
+    g = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    x = data.generate_batch(0.3, 50_000, 4, signed=True, generator=g())
+    assert x.min() >= -1 and x.max() < 1
+    present = x[x != 0]
+    assert present.mean().item() == pytest.approx(0.0, abs=0.01)
+    assert present.var().item() == pytest.approx(1 / 3, abs=0.01)
+    assert torch.equal(x, data.generate_batch(0.3, 50_000, 4, signed=True, generator=g()))
+    with pytest.raises(ValueError, match="n_features"):
+        data.generate_batch(0.3, 10)
+    with pytest.raises(ValueError, match="batch_size"):
+        data.generate_batch(0.3, 0, 4)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_feature_sampler(backend):
+    p = torch.tensor([[1.0, 0.25], [0.1, 0.5]])
+    s = data.FeatureSampler(p, 100_000, seed=1, backend=backend)
+    x = s.sample()
+    assert x.shape == (2, 100_000, 2)
+    assert x.mT.is_contiguous(), "batch-last storage keeps the matrix products fast"
+    assert torch.allclose((x != 0).float().mean(1), p, atol=0.006)
+    kept = x.clone()
+    assert not torch.equal(s.sample(), kept), "each call draws a fresh batch"
+    again = data.FeatureSampler(p, 100_000, seed=1, backend=backend).sample()
+    assert torch.equal(again, kept), "same seed, same batches"
+
+
+def test_feature_sampler_signed_and_errors():
+    x = data.FeatureSampler(torch.full((1, 3), 0.5), 40_000, signed=True).sample()
+    present = x[x != 0]
+    assert present.min() >= -1 and present.max() < 1 and abs(present.mean().item()) < 0.02
+    with bad_input("feature_probability"):
+        data.FeatureSampler(torch.full((3,), 0.5), 10)
+    with pytest.raises(ValueError, match="feature_probability"):
+        data.FeatureSampler(torch.full((1, 3), 0.0), 10)
+    with pytest.raises(ValueError, match="backend"):
+        data.FeatureSampler(torch.full((1, 3), 0.5), 10, backend="jax")
+    with pytest.raises(ValueError, match="batch_size"):
+        data.FeatureSampler(torch.full((1, 3), 0.5), -1)

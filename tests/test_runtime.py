@@ -1,0 +1,81 @@
+import pytest
+import torch
+
+from conftest import bad_input
+from superpos_lib import runtime
+
+
+def test_get_device_defaults_to_best_available(monkeypatch):
+    assert runtime.get_device() == torch.device("cpu") or torch.cuda.is_available()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert runtime.get_device() == torch.device("cuda")
+
+
+def test_get_device_prefers_mps_over_cpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(runtime, "_mps_available", lambda: True)
+    assert runtime.get_device() == torch.device("mps")
+
+
+@pytest.mark.parametrize("device", ["cpu", torch.device("cpu")])
+def test_get_device_accepts_cpu(device):
+    assert runtime.get_device(device) == torch.device("cpu")
+
+
+@pytest.mark.parametrize("device", ["tpu", "gpu", "banana", "meta"])
+def test_get_device_rejects_unknown(device):
+    with pytest.raises(ValueError, match="device"):
+        runtime.get_device(device)
+
+
+def test_get_device_rejects_wrong_type():
+    with bad_input("device"):
+        runtime.get_device(3.5)
+
+
+def test_get_device_rejects_unavailable_cuda_and_mps(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(runtime, "_mps_available", lambda: False)
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        runtime.get_device("cuda")
+    with pytest.raises(ValueError, match="MPS is not available"):
+        runtime.get_device("mps")
+
+
+def test_get_device_rejects_missing_cuda_index(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert runtime.get_device("cuda:0") == torch.device("cuda:0")
+    with pytest.raises(ValueError, match="only 1 CUDA device"):
+        runtime.get_device("cuda:3")
+
+
+def test_describe_device_names_cpu():
+    text = runtime.describe_device("cpu")
+    assert text.startswith("Training on CPU") and "threads" in text
+
+
+def test_in_colab(monkeypatch):
+    monkeypatch.delenv("COLAB_RELEASE_TAG", raising=False)
+    assert runtime.in_colab() is False
+    monkeypatch.setenv("COLAB_RELEASE_TAG", "release-colab_2026")
+    assert runtime.in_colab() is True
+
+
+def test_cpu_threads_sets_and_restores():
+    before = torch.get_num_threads()
+    with runtime.cpu_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with runtime.cpu_threads(None):
+        assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="CPU threads"):
+        with runtime.cpu_threads(0):
+            pass
+
+
+def test_auto_threads():
+    assert runtime.auto_threads(1000) == 1
+    assert runtime.auto_threads(10**7) == torch.get_num_threads()
+    with pytest.raises(ValueError, match="n_elements"):
+        runtime.auto_threads(-1)

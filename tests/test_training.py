@@ -1,0 +1,233 @@
+import math
+
+import pytest
+import torch
+
+from conftest import bad_input
+from superpos_lib import metrics
+from superpos_lib.data import FeatureSampler, importance_decay
+from superpos_lib.models import ToyModel, ToyModelConfig
+from superpos_lib.training import (
+    Adam,
+    TrainConfig,
+    ToyModels,
+    evaluate_loss,
+    fit_toy_models,
+    train,
+    train_toy_models,
+)
+
+
+# -- configuration and optimiser ------------------------------------------------------------
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [({"steps": 0}, "steps"), ({"batch_size": -1}, "batch_size"), ({"lr": 0.0}, "lr"),
+     ({"lr": float("nan")}, "lr"), ({"betas": (0.9, 1.0)}, "betas"), ({"warmup": 1.0}, "warmup"),
+     ({"weight_decay": -1.0}, "weight_decay"), ({"threads": 0}, "threads"), ({"log_every": 0}, "log_every")],
+)
+def test_train_config_rejects_bad_values(kwargs, name):
+    with bad_input(name):
+        TrainConfig(**kwargs)
+
+
+def test_schedule_warms_up_then_decays_to_zero():
+    c = TrainConfig(steps=100, lr=1.0, warmup=0.1)
+    assert c.lr_at(0) == pytest.approx(0.1)
+    assert c.lr_at(9) == pytest.approx(1.0)
+    assert c.lr_at(10) == pytest.approx(1.0)
+    assert c.lr_at(55) == pytest.approx(0.5)
+    assert c.lr_at(99) < 1e-3
+    assert all(c.lr_at(s) >= c.lr_at(s + 1) for s in range(10, 99))
+
+
+def test_adam_matches_torch_adamw():
+    torch.manual_seed(0)
+    config = TrainConfig(betas=(0.8, 0.95), eps=1e-6, weight_decay=0.1)
+    ours = [torch.randn(3, 4), torch.randn(3)]
+    theirs = [p.clone().requires_grad_() for p in ours]
+    opt = Adam(ours, config)
+    ref = torch.optim.AdamW(theirs, lr=1.0, betas=config.betas, eps=config.eps, weight_decay=config.weight_decay)
+    for step in range(20):
+        grads = [torch.randn_like(p) for p in ours]
+        lr = 0.01 * (1 + step % 3)
+        opt.step(grads, lr)
+        for p, g in zip(theirs, grads):
+            p.grad = g
+        for group in ref.param_groups:
+            group["lr"] = lr
+        ref.step()
+    for a, b in zip(ours, theirs):
+        assert torch.allclose(a, b.detach(), atol=1e-6)
+
+
+# -- the loop -------------------------------------------------------------------------------
+def _replay(batches):
+    it = iter(batches)
+    return lambda: next(it)
+
+
+def test_fast_trainer_matches_plain_reference():
+    """The fast loop (analytic gradients, our Adam) == autograd + torch.optim.AdamW + LambdaLR."""
+    torch.manual_seed(0)
+    config = TrainConfig(steps=60, batch_size=128, lr=0.02, warmup=0.1, weight_decay=0.01)
+    cfg = ToyModelConfig(5, 2, 3)
+    importance = importance_decay(5, 0.9).expand(3, 5)
+    sampler = FeatureSampler(torch.full((3, 5), 0.3), config.batch_size, seed=0)
+    batches = [sampler.sample().clone() for _ in range(config.steps)]
+
+    fast = ToyModel(cfg, generator=torch.Generator().manual_seed(1))
+    plain = ToyModel(cfg, generator=torch.Generator().manual_seed(1))
+    state = train(fast, _replay(batches), config, loss_args=(importance,))
+
+    opt = torch.optim.AdamW(plain.parameters(), lr=config.lr, betas=config.betas, eps=config.eps,
+                            weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: config.lr_at(s) / config.lr)
+    for x in batches:
+        loss = plain.loss(x, importance).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+    assert state.step == config.steps and not state.stopped
+    assert torch.allclose(fast.W, plain.W, atol=2e-5)
+    assert torch.allclose(fast.b_final, plain.b_final, atol=2e-5)
+
+
+class _AutogradOnly(torch.nn.Module):
+    """A toy model without hand-written gradients: train() must fall back to autograd."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def loss(self, x, importance):
+        return self.inner.loss(x, importance)
+
+
+def test_autograd_fallback_gives_the_same_training():
+    config = TrainConfig(steps=30, batch_size=64)
+    cfg = ToyModelConfig(4, 2, 2, hidden_relu=True)
+    imp = torch.ones(2, 4)
+    sampler = FeatureSampler(torch.full((2, 4), 0.5), 64, seed=3)
+    batches = [sampler.sample().clone() for _ in range(30)]
+    a = ToyModel(cfg, generator=torch.Generator().manual_seed(0))
+    b = _AutogradOnly(ToyModel(cfg, generator=torch.Generator().manual_seed(0)))
+    train(a, _replay(batches), config, loss_args=(imp,))
+    train(b, _replay(batches), config, loss_args=(imp,))
+    assert torch.allclose(a.W, b.inner.W, atol=1e-5)
+
+
+def test_callbacks_run_on_schedule_and_can_stop():
+    model = ToyModel(ToyModelConfig(5, 2, 2))
+    sampler = FeatureSampler(torch.full((2, 5), 0.2), 32)
+    seen = []
+    state = train(model, sampler.sample, TrainConfig(steps=100, log_every=5), loss_args=(torch.ones(2, 5),),
+                  callbacks=[lambda s: seen.append(s.step)], callback_every=20)
+    assert seen == [20, 40, 60, 80, 100]
+    assert state.loss_history.shape == (20, 2) and state.logged_steps[:2] == [5, 10]
+    assert torch.isfinite(state.loss).all()
+
+    stop_at_40 = lambda s: s.step >= 40  # noqa: E731
+    state = train(model, sampler.sample, TrainConfig(steps=100), loss_args=(torch.ones(2, 5),),
+                  callbacks=[stop_at_40], callback_every=20)
+    assert state.stopped and state.step == 40 and state.loss_history.shape == (4, 2)
+    with bad_input("callback_every"):
+        train(model, sampler.sample, TrainConfig(steps=10), loss_args=(torch.ones(2, 5),), callback_every=0)
+
+
+def test_progress_bar_can_be_forced(capsys):
+    model = ToyModel(ToyModelConfig(3, 2, 1))
+    sampler = FeatureSampler(torch.full((1, 3), 0.5), 16)
+    train(model, sampler.sample, TrainConfig(steps=60), loss_args=(torch.ones(1, 3),), progress=True, callback_every=10)
+    assert "training" in capsys.readouterr().err
+
+
+def test_evaluate_loss_is_deterministic_per_seed():
+    model = ToyModel(ToyModelConfig(5, 2, 2))
+    p, imp = torch.full((2, 5), 0.3), torch.ones(2, 5)
+    a = evaluate_loss(model, p, imp, n_samples=4096, seed=1)
+    assert torch.equal(a, evaluate_loss(model, p, imp, n_samples=4096, seed=1))
+    assert not torch.equal(a, evaluate_loss(model, p, imp, n_samples=4096, seed=2))
+    assert a.shape == (2,)
+
+
+# -- the learner's entry point ----------------------------------------------------------------
+def test_train_toy_models_shapes_and_cpu_outputs():
+    res = train_toy_models(5, 2, 0.1, steps=50)
+    assert isinstance(res, ToyModels)
+    assert res.W.shape == (1, 2, 5) and res.b_final.shape == (1, 5) and res.loss.shape == (1,)
+    assert res.W.device.type == res.loss.device.type == "cpu"
+    assert not res.W.requires_grad
+
+
+@pytest.mark.parametrize(
+    "p, imp, n_inst, expected",
+    [(0.1, 1.0, None, (1, 1)), (torch.full((5,), 0.2), importance_decay(5, 0.9), None, (1, 1)),
+     (torch.tensor([[1.0], [0.1], [0.01]]), 1.0, None, (3, 1)), (0.1, torch.rand(4, 5), None, (4, 1)),
+     (torch.tensor([[1.0], [0.1]]), importance_decay(5, 0.9), 6, (6, 3)), (0.3, 1.0, 4, (4, 4))],
+)
+def test_train_toy_models_infers_instances(p, imp, n_inst, expected):
+    res = train_toy_models(5, 2, p, imp, n_inst=n_inst, steps=20)
+    assert (res.n_inst, res.n_seeds) == expected
+    assert res.feature_probability.shape == res.importance.shape == (expected[0], 5)
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, name",
+    [((0, 2, 0.1), {}, "n_features"), ((-5, 2, 0.1), {}, "n_features"), ((5, 0, 0.1), {}, "d_hidden"),
+     ((5, 2, 0.0), {}, "feature_probability"), ((5, 2, 1.2), {}, "feature_probability"),
+     ((5, 2, float("nan")), {}, "feature_probability"), ((5, 2, 0.1, -1.0), {}, "importance"),
+     ((5, 2, 0.1, [1.0, float("nan")] * 2 + [1.0]), {}, "importance"),
+     ((5, 2, torch.full((3, 5), 0.1), torch.ones(2, 5)), {}, "does not broadcast"),
+     ((5, 2, torch.full((4,), 0.1)), {}, "feature_probability"),
+     ((5, 2, torch.full((2, 5), 0.1)), {"n_inst": 3}, "n_inst"), ((5, 2, 0.1), {"n_inst": 0}, "n_inst"),
+     ((5, 2, 0.1), {"steps": 0}, "steps"), ((5, 2, 0.1), {"device": "tpu"}, "device")],
+)
+def test_train_toy_models_rejects_bad_input(args, kwargs, name):
+    with bad_input(name):
+        train_toy_models(*args, **kwargs)
+
+
+def test_best_keeps_the_lowest_loss_seed_per_configuration():
+    res = train_toy_models(5, 2, torch.tensor([[1.0], [0.05]]), importance_decay(5, 0.9), n_inst=6, steps=100)
+    best = res.best()
+    assert best.n_inst == 2 and best.n_seeds == 1 and best.config.n_inst == 2
+    for k in range(2):
+        group = res.loss[3 * k: 3 * k + 3]
+        assert best.loss[k] == group.min()
+        assert torch.equal(best.W[k], res.W[3 * k + int(group.argmin())])
+    assert best.loss_history.shape == (res.loss_history.shape[0], 2)
+
+
+def test_to_model_round_trip():
+    res = train_toy_models(4, 2, 0.5, n_inst=2, steps=20)
+    model = res.to_model()
+    assert torch.equal(model.W.detach(), res.W)
+    again = evaluate_loss(model, res.feature_probability, res.importance, n_samples=2**15, seed=1_000_003)
+    assert torch.allclose(again, res.loss)
+
+
+def test_same_seed_same_models():
+    a = train_toy_models(5, 2, 0.1, n_inst=2, steps=50, seed=4)
+    b = train_toy_models(5, 2, 0.1, n_inst=2, steps=50, seed=4)
+    assert torch.equal(a.W, b.W)
+
+
+def test_fit_toy_models_checks_shapes():
+    with bad_input("feature_probability"):
+        fit_toy_models(ToyModelConfig(5, 2, 2), torch.full((3, 5), 0.1), torch.ones(2, 5))
+
+
+# -- the science, small and fast --------------------------------------------------------------
+def test_dense_model_reaches_the_closed_form_loss():
+    imp = importance_decay(5, 0.9)
+    res = train_toy_models(5, 2, 1.0, imp, n_inst=4).best()
+    assert res.loss.item() == pytest.approx(metrics.dense_optimal_loss(imp, 2).item(), rel=0.02)
+    assert metrics.n_represented(res.W).item() == 2
+
+
+def test_linear_model_is_pca_like():
+    res = train_toy_models(6, 3, 0.05, importance_decay(6, 0.8), relu=False, n_inst=2).best()
+    norms = metrics.feature_norms(res.W)[0]
+    assert (res.W**2).sum().item() == pytest.approx(3.0, abs=0.05)
+    assert torch.all(norms[:3] > 0.95) and torch.all(norms[3:] < 0.1)

@@ -1,0 +1,114 @@
+import threading
+import time
+
+import pytest
+import torch
+
+from conftest import bad_input
+from superpos_lib import metrics
+from superpos_lib.training import TrainConfig
+from superpos_lib.widgets import ExplorerSettings, LatestOnlyWorker, SuperpositionExplorer
+
+FAST = TrainConfig(steps=200)
+
+
+def test_worker_supersedes_a_running_job():
+    log, started = [], threading.Event()
+
+    def job(name, is_stale):
+        started.set()
+        for _ in range(200):
+            if is_stale():
+                log.append((name, "stopped"))
+                return
+            time.sleep(0.005)
+        log.append((name, "done"))
+
+    worker = LatestOnlyWorker(job)
+    worker.submit("first")
+    started.wait(2)
+    worker.submit("second")
+    worker.submit("third")
+    assert worker.wait(10)
+    assert log == [("first", "stopped"), ("third", "done")], "a queued job is dropped, a running one stopped"
+
+
+def test_worker_reraises_job_errors():
+    def job(_, __):
+        raise RuntimeError("boom")
+
+    worker = LatestOnlyWorker(job)
+    worker.submit(1)
+    with pytest.raises(RuntimeError, match="boom"):
+        worker.wait(5)
+    assert worker.wait(1), "the error is reported once"
+
+
+def test_settings_validate():
+    with bad_input("density"):
+        ExplorerSettings(density=0.0)
+    with bad_input("importance_decay"):
+        ExplorerSettings(importance_decay=1.5)
+    with bad_input("n_features"):
+        ExplorerSettings(n_features=0)
+    assert "ReLU" in ExplorerSettings().title() and "linear" in ExplorerSettings(relu=False).title()
+
+
+@pytest.fixture(scope="module")
+def explorer():
+    return SuperpositionExplorer(train_config=FAST, n_seeds=2, frame_interval=0.0)
+
+
+def test_explorer_shows_its_default_setting(explorer):
+    assert explorer.shown == ExplorerSettings()
+    assert bytes(explorer.image.value).startswith(b"\x89PNG")
+    assert explorer.result.W.shape == (1, 2, 5)
+    geo = explorer.figure.axes[0]
+    tips = [line.get_data()[0][1] for line in geo.lines]
+    assert tips == pytest.approx(explorer.result.W[0, 0].tolist(), abs=1e-6), "figure shows the trained weights"
+    assert "Trained 2 seeds" in explorer.status.value
+
+
+def test_explorer_update_retrains_and_redraws(explorer):
+    before = explorer.frames_drawn
+    frame = explorer.update(density=0.5, n_features=6)
+    assert explorer.shown == ExplorerSettings(density=0.5, n_features=6)
+    assert explorer.frames_drawn >= before + 2, "live frames during training, then the final one"
+    assert "1 − S = 0.5" in frame.figure.texts[0].get_text()
+    assert len(frame.ax_geo.lines) == 6
+    assert explorer.density.value == pytest.approx(0.5) and explorer.n_features.value == 6
+
+
+def test_explorer_linear_and_higher_dimensional(explorer):
+    frame = explorer.update(relu=False, d_hidden=3, n_features=5, density=0.05)
+    assert frame.ax_geo.images, "W^T W replaces the 2-D picture when m != 2"
+    norms = metrics.feature_norms(explorer.result.W)[0]
+    assert (norms > 0.5).sum().item() == 3, "the linear model keeps exactly m features"
+    assert "linear output" in frame.figure.texts[0].get_text()
+    explorer.update(relu=True, d_hidden=2)
+
+
+def test_moving_a_slider_during_training_ends_on_the_last_values(explorer):
+    explorer.submit(density=1.0)
+    time.sleep(0.05)
+    explorer.submit(density=0.2, importance_decay=0.8)
+    explorer.density.value = 0.1  # a slider move by hand goes through the observer
+    assert explorer.wait(30)
+    assert explorer.shown == explorer.settings == ExplorerSettings(density=0.1, importance_decay=0.8)
+    assert "1 − S = 0.1," in explorer.figure.texts[0].get_text()
+
+
+def test_explorer_rejects_bad_values(explorer):
+    with bad_input("density"):
+        explorer.update(density=2.0)
+    with pytest.raises(TypeError):
+        explorer.update(sparsity=0.5)
+    with bad_input("n_seeds"):
+        SuperpositionExplorer(n_seeds=0)
+
+
+def test_explorer_displays_its_widget(explorer, monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    explorer._ipython_display_()
+    assert shown == [explorer.widget]
