@@ -3,10 +3,10 @@
 Chapters import everything they compute from here; see the book's DESIGN for the module map.
 """
 
-from . import data, metrics, models, plotting, runtime, training
+from . import data, metrics, models, plotting, runtime, training, widgets
 from .data import generate_batch, importance_decay, log_densities
 from .models import ToyModel, ToyModelConfig
-from .runtime import describe_device, get_device
+from .runtime import describe_device, get_device, setup_notebook
 from .training import TrainConfig, ToyModels, fit_toy_models, train, train_toy_models
 
 __version__ = "0.1.0"
@@ -18,6 +18,7 @@ __all__ = [
     "plotting",
     "runtime",
     "training",
+    "widgets",
     "generate_batch",
     "importance_decay",
     "log_densities",
@@ -30,4 +31,5 @@ __all__ = [
     "train_toy_models",
     "describe_device",
     "get_device",
+    "setup_notebook",
 ]

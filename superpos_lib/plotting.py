@@ -164,24 +164,34 @@ def plot_superposition(
     W: Float[Tensor, "inst d_hidden feats"],
     *,
     titles: Sequence[str] | None = None,
+    n_cols: int | None = None,
     panel_width: float = 1.6,
 ) -> Figure:
-    """Per instance: ``WᵀW`` (top) and the feature norms coloured by superposition (bottom)."""
+    """Per instance: ``WᵀW`` (top) and the feature norms coloured by superposition (below it).
+
+    Instances are laid out ``n_cols`` to a row (default: all in one row).
+    """
     _check_instances(W)
     n_inst, _, n_feats = W.shape
     titles = _titles(titles, n_inst)
-    height = 1.2 + 0.13 * n_feats * 2
-    fig = Figure(figsize=(panel_width * n_inst + 1.2, height), layout="constrained")
-    axes = fig.subplots(2, n_inst, squeeze=False)
+    n_cols = min(n_inst, n_cols or n_inst)
+    n_rows = -(-n_inst // n_cols)
+    row_height = 1.2 + 0.13 * n_feats * 2
+    fig = Figure(figsize=(panel_width * n_cols + 1.2, row_height * n_rows), layout="constrained")
+    axes = fig.subplots(2 * n_rows, n_cols, squeeze=False)
+    gram_axes, bar_axes = axes[0::2].ravel(), axes[1::2].ravel()
     for k in range(n_inst):
-        im = draw_gram(axes[0, k], W[k])
-        axes[0, k].set_title(titles[k], fontsize=9)
-        draw_norm_bars(axes[1, k], W[k])
-    axes[0, 0].set_ylabel("WᵀW", fontsize=9)
-    axes[1, 0].set_ylabel("‖Wᵢ‖", fontsize=9)
-    fig.colorbar(im, ax=axes[0, :].tolist(), shrink=0.8, label="Wᵢ·Wⱼ")
+        im = draw_gram(gram_axes[k], W[k])
+        gram_axes[k].set_title(titles[k], fontsize=9)
+        draw_norm_bars(bar_axes[k], W[k])
+    for ax in list(gram_axes[n_inst:]) + list(bar_axes[n_inst:]):
+        ax.set_axis_off()
+    for row in range(n_rows):
+        axes[2 * row, 0].set_ylabel("WᵀW", fontsize=9)
+        axes[2 * row + 1, 0].set_ylabel("‖Wᵢ‖", fontsize=9)
+    fig.colorbar(im, ax=list(gram_axes), shrink=0.8 / n_rows, label="Wᵢ·Wⱼ")
     sm = matplotlib.cm.ScalarMappable(norm=Normalize(0, 1 / 0.9), cmap=SUPERPOSITION_CMAP)
-    fig.colorbar(sm, ax=axes[1, :].tolist(), shrink=0.8, label="superposition")
+    fig.colorbar(sm, ax=list(bar_axes), shrink=0.8 / n_rows, label="superposition")
     return fig
 
 

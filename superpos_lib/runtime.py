@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import torch
 
-__all__ = ["get_device", "describe_device", "in_colab", "cpu_threads", "auto_threads"]
+__all__ = ["get_device", "describe_device", "in_colab", "cpu_threads", "auto_threads", "setup_notebook"]
 
 _KNOWN_DEVICE_TYPES = ("cpu", "cuda", "mps")
 
@@ -100,3 +100,21 @@ def cpu_threads(n: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def setup_notebook(device: str | torch.device | None = None) -> torch.device:
+    """The first cell of every chapter: choose the device, show figures inline, say which.
+
+    Safe outside a notebook (it then only chooses and reports the device).
+    """
+    dev = get_device(device)
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:  # pragma: no cover - IPython ships with Jupyter and Colab
+        shell = None
+    if shell is not None and hasattr(shell, "kernel"):
+        shell.run_line_magic("matplotlib", "inline")
+    print(describe_device(dev))
+    return dev

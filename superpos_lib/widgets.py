@@ -10,6 +10,7 @@ chapters, the tests and the benchmark call.
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from collections.abc import Callable
@@ -263,7 +264,8 @@ class SuperpositionExplorer:
         self.image.value = frame.png()
         self.frames_drawn += 1
 
-    def _ipython_display_(self):
-        from IPython.display import display
-
-        display(self.widget)
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        """The live widget, plus the current frame as a PNG for front ends without widgets."""
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        bundle["image/png"] = base64.b64encode(bytes(self.image.value)).decode("ascii")
+        return bundle

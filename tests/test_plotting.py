@@ -55,6 +55,15 @@ def test_plot_superposition_shows_gram_and_norms():
     assert _png(fig).startswith(b"\x89PNG")
 
 
+def test_plot_superposition_wraps_into_rows():
+    W = torch.randn(5, 2, 3)
+    fig = plotting.plot_superposition(W, n_cols=3)
+    data_axes = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    assert len(data_axes) == 12, "two rows of (gram, bars) pairs, three columns"
+    assert sum(bool(ax.images) for ax in data_axes) == 5 and sum(bool(ax.patches) for ax in data_axes) == 5
+    assert sum(not ax.axison for ax in data_axes) == 2, "the unused slots are blank"
+
+
 def test_plot_represented_vs_density():
     p = torch.tensor([1.0, 0.1, 0.01])
     fig = plotting.plot_represented_vs_density(p, torch.tensor([5, 8, 11]), d_hidden=5, n_features=20)

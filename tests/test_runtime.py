@@ -79,3 +79,32 @@ def test_auto_threads():
     assert runtime.auto_threads(10**7) == torch.get_num_threads()
     with pytest.raises(ValueError, match="n_elements"):
         runtime.auto_threads(-1)
+
+
+def test_setup_notebook_outside_a_kernel(capsys):
+    assert runtime.setup_notebook("cpu") == torch.device("cpu")
+    assert "Training on CPU" in capsys.readouterr().out
+
+
+def test_setup_notebook_in_a_kernel_turns_on_inline_figures(monkeypatch, capsys):
+    calls = []
+
+    class FakeKernelShell:
+        kernel = object()
+
+        def run_line_magic(self, name, line):
+            calls.append((name, line))
+
+    monkeypatch.setattr("IPython.get_ipython", lambda: FakeKernelShell())
+    runtime.setup_notebook("cpu")
+    assert calls == [("matplotlib", "inline")]
+
+
+def test_book_build_extension_turns_progress_bars_off(monkeypatch):
+    from superpos_lib import book_build
+
+    monkeypatch.setenv("SUPERPOS_PROGRESS", "1")
+    meta = book_build.setup(app=None)
+    import os
+
+    assert os.environ["SUPERPOS_PROGRESS"] == "0" and meta["parallel_read_safe"]

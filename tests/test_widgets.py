@@ -107,8 +107,9 @@ def test_explorer_rejects_bad_values(explorer):
         SuperpositionExplorer(n_seeds=0)
 
 
-def test_explorer_displays_its_widget(explorer, monkeypatch):
-    shown = []
-    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
-    explorer._ipython_display_()
-    assert shown == [explorer.widget]
+def test_explorer_displays_the_widget_with_a_static_fallback(explorer):
+    import base64
+
+    bundle = explorer._repr_mimebundle_()
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == explorer.widget.model_id
+    assert base64.b64decode(bundle["image/png"]) == bytes(explorer.image.value)

@@ -1,0 +1,91 @@
+"""Checks on the repository itself: commands, notebooks, table of contents, house rules."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
+
+
+def _ci_command(name: str) -> str:
+    match = re.search(rf"^{name}_command='(.+)'$", (ROOT / ".ci/run").read_text(), re.M)
+    assert match, f"{name}_command not found in .ci/run"
+    return match.group(1)
+
+
+@pytest.mark.parametrize("name", ["build", "test"])
+def test_ci_runs_the_readme_commands(name):
+    readme = (ROOT / "README.md").read_text()
+    command = _ci_command(name)
+    assert f"```bash\n{command}\n```" in readme, f"README.md must show the {name} command .ci/run uses"
+    assert f'bash -c "${name}_command"' in (ROOT / ".ci/run").read_text()
+
+
+def test_toc_lists_every_chapter_and_nothing_missing():
+    toc = (ROOT / "_toc.yml").read_text()
+    listed = set(re.findall(r"file:\s*(\S+)", toc)) | set(re.findall(r"root:\s*(\S+)", toc))
+    for nb in NOTEBOOKS:
+        assert f"book/{nb.stem}" in listed, f"{nb.name} is not in _toc.yml"
+    for entry in listed:
+        assert any((ROOT / f"{entry}{ext}").exists() for ext in (".md", ".ipynb")), entry
+
+
+def _cells(nb_path, kind="code"):
+    nb = json.loads(nb_path.read_text())
+    return nb, [c for c in nb["cells"] if c["cell_type"] == kind]
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_are_stored_without_outputs(nb_path):
+    nb, cells = _cells(nb_path)
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in cells)
+    assert "widgets" not in nb.get("metadata", {})
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
+def test_chapter_setup_cell(nb_path):
+    _, cells = _cells(nb_path)
+    first = "".join(cells[0]["source"])
+    assert 'find_spec("superpos_lib") is None' in first, "install only when the library is missing"
+    assert "sp.setup_notebook()" in first
+    install_args = re.search(r'"pip", "install"(.*?)\]', first, re.S).group(1)
+    assert "torch" not in install_args, "never reinstall torch (Colab's build must stay)"
+    assert "hide-output" in cells[0]["metadata"].get("tags", [])
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
+def test_chapters_define_no_machinery(nb_path):
+    _, cells = _cells(nb_path)
+    for cell in cells:
+        source = "".join(cell["source"])
+        assert not re.search(r"^\s*(def|class)\s", source, re.M), f"move this into superpos_lib:\n{source}"
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
+def test_chapters_check_their_claims_in_hidden_cells(nb_path):
+    _, cells = _cells(nb_path)
+    checks = [c for c in cells if "remove-cell" in c["metadata"].get("tags", [])]
+    assert checks and all("assert" in "".join(c["source"]) for c in checks)
+
+
+def test_one_repository_url_everywhere():
+    url = re.search(r"url:\s*(\S+)", (ROOT / "_config.yml").read_text()).group(1)
+    assert url in (ROOT / "pyproject.toml").read_text()
+    for nb in NOTEBOOKS:
+        assert f"git+{url}@" in nb.read_text(), nb.name
+
+
+def test_benchmark_script_runs_and_reports_every_figure():
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks/bench.py"), "--quick"],
+                         capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    figures = json.loads(run.stdout.strip().splitlines()[-1])
+    for key in ["intro_reference_s", "intro_ours_s", "intro_speedup", "intro_loss_ratio_max", "explorer_retrain_s"]:
+        assert isinstance(figures[key], float) and figures[key] > 0, key
+    assert figures["device"] == "cpu" and figures["quick"] is True
+    assert len(figures["intro_loss_ratio_per_density"]) == 10
