@@ -4,6 +4,11 @@ Nothing here touches pyplot's global state, ``rcParams`` or the screen, so the b
 safe in widget threads and easy to test (call one, inspect the artists it drew). The figures
 are made of small axes-level drawers (``draw_*``) that the widgets reuse.
 
+Interactive figures for the static site are plotly figures (``plot_features_sweep``): a slider
+over precomputed models, which works in a browser with no kernel. During the book build a
+small renderer (:func:`use_static_plotly_renderer`) turns them into HTML that draws with the
+site's own copy of plotly.js.
+
 Colour conventions (as in TMS): feature colour = importance (yellow most important, purple
 least); ``WᵀW`` in red-blue from -1 to 1; norm bars coloured by superposition
 (dark: the feature has a dimension of its own; bright: other features interfere with it).
@@ -11,7 +16,9 @@ least); ``WᵀW`` in red-blue from -1 to 1; norm bars coloured by superposition
 
 from __future__ import annotations
 
+import hashlib
 import io
+import os
 from collections.abc import Sequence
 
 import matplotlib
@@ -35,6 +42,9 @@ __all__ = [
     "plot_represented_vs_density",
     "ExplorerFrame",
     "plot_explorer_frame",
+    "plot_features_sweep",
+    "plotly_div",
+    "use_static_plotly_renderer",
 ]
 
 IMPORTANCE_CMAP = "viridis"
@@ -316,3 +326,137 @@ def plot_explorer_frame(
         raise ValueError(f"W must have shape (d_hidden, feats), got {tuple(W.shape)}")
     frame = ExplorerFrame(W.shape[1], W.shape[0], total_steps)
     return frame.update(W, importance, logged_steps, loss_history, title=title)
+
+
+# -- plotly: interactive figures for the static site ---------------------------------------------
+STATIC_RENDERER = "superpos_static"
+BOOK_BUILD_ENV = "SUPERPOS_BOOK_BUILD"
+
+
+def _rgb(colour) -> str:
+    r, g, b = (int(round(255 * c)) for c in colour[:3])
+    return f"rgb({r},{g},{b})"
+
+
+def _plotly():
+    """``plotly.graph_objects``, with the static-site renderer switched on during the book build."""
+    import plotly.graph_objects as go
+
+    if os.environ.get(BOOK_BUILD_ENV) == "1":
+        use_static_plotly_renderer()
+    return go
+
+
+def plotly_div(fig) -> str:
+    """A figure as an HTML ``<div>`` and script that draw it with a plotly.js already on the page.
+
+    No plotly.js and no MathJax are inlined (the site serves plotly.js once), figures with
+    frames wait for the reader instead of playing on load, and the div's id is a hash of the
+    figure, so the same figure always gives the same bytes.
+    """
+    import plotly.io as pio
+
+    as_json = pio.to_json(fig, validate=False, pretty=False)
+    div_id = "plotly-" + hashlib.sha1(as_json.encode()).hexdigest()[:12]
+    return pio.to_html(
+        fig, include_plotlyjs=False, include_mathjax=False, full_html=False, div_id=div_id,
+        config={"displaylogo": False, "responsive": True}, validate=False,
+        auto_play=False,  # figures with frames would otherwise play through them on load
+    )
+
+
+def use_static_plotly_renderer() -> None:
+    """Make :func:`plotly_div` the default way plotly figures display (the book build only).
+
+    Never called in Colab or Jupyter, whose own renderers must stay.
+    """
+    import plotly.io as pio
+    from plotly.io.base_renderers import MimetypeRenderer
+
+    class StaticSiteRenderer(MimetypeRenderer):
+        def to_mimebundle(self, fig_dict):
+            return {"text/html": plotly_div(fig_dict)}
+
+    if STATIC_RENDERER not in pio.renderers:
+        pio.renderers[STATIC_RENDERER] = StaticSiteRenderer()
+    pio.renderers.default = STATIC_RENDERER
+
+
+def plot_features_sweep(
+    W: Float[Tensor, "frames 2 feats"],
+    labels: Sequence[str],
+    *,
+    importance: Float[Tensor, "feats"] | None = None,
+    active: int = 0,
+    slider_prefix: str = "",
+):
+    """A plotly figure with a slider over precomputed 2-D models: directions and norms.
+
+    Left: each feature's direction ``W_i`` (coloured by importance). Right: ``‖W_i‖``, coloured
+    by superposition. Moving the slider shows the next model: it works in a browser with no
+    kernel, so the static site can offer the explorer's view of a sweep.
+
+    Args:
+        W: one 2-D model per slider position.
+        labels: the slider's label for each position.
+        importance: colours the features (most important yellow).
+        active: the position shown first.
+        slider_prefix: text before the slider's current label.
+    """
+    if W.ndim != 3 or W.shape[1] != 2:
+        raise ValueError(f"W must have shape (frames, 2, feats), got {tuple(W.shape)}")
+    n_frames, _, n_feats = W.shape
+    if len(labels) != n_frames:
+        raise ValueError(f"labels has {len(labels)} entries for {n_frames} frames")
+    if not 0 <= active < n_frames:
+        raise ValueError(f"active must be in [0, {n_frames}), got {active}")
+    go = _plotly()
+    from plotly.subplots import make_subplots
+
+    colours = [_rgb(c) for c in _importance_colours(importance, n_feats)]
+    sup_cmap = matplotlib.colormaps[SUPERPOSITION_CMAP]
+    norms = metrics.feature_norms(W)
+    sup = metrics.superposition(W)
+
+    def traces(k: int) -> list:
+        w = _np(W[k])
+        out = [
+            go.Scatter(
+                x=[0.0, float(w[0, i])], y=[0.0, float(w[1, i])], mode="lines+markers",
+                line={"color": colours[i], "width": 3}, marker={"size": [0, 9], "color": colours[i]},
+                name=f"feature {i}", hovertemplate=f"feature {i}<extra></extra>", showlegend=False,
+            )
+            for i in range(n_feats)
+        ]
+        s = _np(sup[k])
+        out.append(go.Bar(
+            x=_np(norms[k]).tolist(), y=list(range(n_feats)), orientation="h",
+            marker={"color": [_rgb(sup_cmap(min(max(v, 0.0), 1.0) * 0.9)) for v in s]},
+            customdata=s.tolist(), showlegend=False,
+            hovertemplate="feature %{y}: ‖W‖ = %{x:.2f}, superposition = %{customdata:.2f}<extra></extra>",
+        ))
+        return out
+
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.5, 0.5], horizontal_spacing=0.12,
+                        subplot_titles=("feature directions", "‖Wᵢ‖ (colour: superposition)"))
+    for trace in traces(active)[:-1]:
+        fig.add_trace(trace, row=1, col=1)
+    fig.add_trace(traces(active)[-1], row=1, col=2)
+    fig.frames = [go.Frame(data=traces(k), name=str(k)) for k in range(n_frames)]
+    fig.add_shape(type="circle", x0=-1, y0=-1, x1=1, y1=1, line={"color": "#aaa", "dash": "dot", "width": 1}, row=1, col=1)
+    fig.update_xaxes(range=[-1.5, 1.5], showticklabels=False, showgrid=False, zeroline=False, row=1, col=1)
+    fig.update_yaxes(range=[-1.5, 1.5], showticklabels=False, showgrid=False, zeroline=False,
+                     scaleanchor="x", scaleratio=1, row=1, col=1)
+    fig.update_xaxes(range=[0, 1.3], title_text="‖Wᵢ‖", row=1, col=2)
+    fig.update_yaxes(autorange="reversed", title_text="feature", dtick=1, row=1, col=2)
+    fig.add_vline(x=metrics.REPRESENTED, line={"color": "#bbb", "dash": "dash", "width": 1}, row=1, col=2)
+    steps = [
+        {"label": labels[k], "method": "animate",
+         "args": [[str(k)], {"mode": "immediate", "frame": {"duration": 0, "redraw": True}, "transition": {"duration": 0}}]}
+        for k in range(n_frames)
+    ]
+    fig.update_layout(
+        height=430, margin={"l": 20, "r": 20, "t": 40, "b": 20}, template="plotly_white",
+        sliders=[{"active": active, "steps": steps, "currentvalue": {"prefix": slider_prefix}, "pad": {"t": 30}}],
+    )
+    return fig

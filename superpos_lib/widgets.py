@@ -150,7 +150,7 @@ class SuperpositionExplorer:
         self._holding = False
 
         s = settings
-        cu = dict(continuous_update=False, style={"description_width": "110px"}, layout=W.Layout(width="360px"))
+        cu = dict(continuous_update=False, style={"description_width": "130px"}, layout=W.Layout(width="400px"))
         self.density = W.FloatLogSlider(s.density, base=10, min=-3, max=0, step=0.05, description="density 1 − S", readout_format=".3f", **cu)
         self.decay = W.FloatSlider(s.importance_decay, min=0.5, max=1.0, step=0.01, description="importance decay", **cu)
         self.n_features = W.IntSlider(s.n_features, min=2, max=max_features, description="features n", **cu)

@@ -112,3 +112,56 @@ def test_draw_features_rejects_wrong_shape():
     ax = Figure().add_subplot()
     with bad_input("W"):
         plotting.draw_features_2d(ax, torch.ones(3, 4))
+
+
+# -- plotly: the static site's interactive figures -------------------------------------------------
+def test_plot_features_sweep_has_a_frame_per_model_and_a_slider():
+    W = torch.randn(4, 2, 3)
+    fig = plotting.plot_features_sweep(W, ["a", "b", "c", "d"], importance=torch.tensor([1.0, 0.5, 0.2]), active=2)
+    assert len(fig.frames) == 4 and [f.name for f in fig.frames] == ["0", "1", "2", "3"]
+    steps = fig.layout.sliders[0].steps
+    assert [s.label for s in steps] == ["a", "b", "c", "d"] and fig.layout.sliders[0].active == 2
+    assert all(s.method == "animate" and list(s.args[0]) == [str(k)] for k, s in enumerate(steps))
+    for k, frame in enumerate(fig.frames):
+        lines, bars = frame.data[:3], frame.data[3]
+        for i, line in enumerate(lines):
+            assert list(line.x) == pytest.approx([0.0, W[k, 0, i].item()]) and list(line.y) == pytest.approx([0.0, W[k, 1, i].item()])
+        assert list(bars.x) == pytest.approx(metrics.feature_norms(W)[k].tolist())
+    assert list(fig.data[0].x) == pytest.approx([0.0, W[2, 0, 0].item()]), "the figure opens on `active`"
+
+
+def test_plot_features_sweep_rejects_bad_input():
+    with bad_input("W"):
+        plotting.plot_features_sweep(torch.randn(3, 3, 4), ["a", "b", "c"])
+    with bad_input("labels"):
+        plotting.plot_features_sweep(torch.randn(3, 2, 4), ["a", "b"])
+    with bad_input("active"):
+        plotting.plot_features_sweep(torch.randn(3, 2, 4), ["a", "b", "c"], active=3)
+
+
+def test_plotly_div_is_stable_and_self_contained():
+    fig = plotting.plot_features_sweep(torch.randn(2, 2, 3), ["x", "y"])
+    html = plotting.plotly_div(fig)
+    assert html == plotting.plotly_div(fig), "same figure, same bytes"
+    assert 'class="plotly-graph-div"' in html and "Plotly.newPlot" in html
+    assert "cdn" not in html.lower() and len(html) < 200_000, "plotly.js is not inlined or fetched"
+    assert "addFrames" in html and "Plotly.animate" not in html, "frames wait for the reader"
+    other = plotting.plot_features_sweep(torch.randn(2, 2, 3), ["x", "y"])
+    assert plotting.plotly_div(other).split('id="')[1][:20] != html.split('id="')[1][:20]
+
+
+def test_static_renderer_is_switched_on_only_by_the_book_build(monkeypatch):
+    import plotly.io as pio
+
+    before = pio.renderers.default
+    try:
+        monkeypatch.delenv(plotting.BOOK_BUILD_ENV, raising=False)
+        plotting.plot_features_sweep(torch.randn(2, 2, 3), ["x", "y"])
+        assert pio.renderers.default == before, "Colab's and Jupyter's renderers stay"
+        monkeypatch.setenv(plotting.BOOK_BUILD_ENV, "1")
+        fig = plotting.plot_features_sweep(torch.randn(2, 2, 3), ["x", "y"])
+        assert pio.renderers.default == plotting.STATIC_RENDERER
+        bundle = fig._repr_mimebundle_()
+        assert list(bundle) == ["text/html"] and bundle["text/html"] == plotting.plotly_div(fig)
+    finally:
+        pio.renderers.default = before

@@ -73,11 +73,17 @@ def test_chapters_check_their_claims_in_hidden_cells(nb_path):
     assert checks and all("assert" in "".join(c["source"]) for c in checks)
 
 
-def test_one_repository_url_everywhere():
-    url = re.search(r"url:\s*(\S+)", (ROOT / "_config.yml").read_text()).group(1)
+def test_one_repository_and_branch_everywhere():
+    """_config.yml sets the repository and branch; setup cells install from exactly that."""
+    config = (ROOT / "_config.yml").read_text()
+    url = re.search(r"^\s*url:\s*(\S+)", config, re.M).group(1)
+    branch = re.search(r"^\s*branch:\s*(\S+)", config, re.M).group(1)
     assert url in (ROOT / "pyproject.toml").read_text()
+    colab = url.replace("https://github.com/", "https://colab.research.google.com/github/")
+    assert f"{colab}/blob/{branch}/book/" in (ROOT / "README.md").read_text(), "README's Colab link"
     for nb in NOTEBOOKS:
-        assert f"git+{url}@" in nb.read_text(), nb.name
+        _, cells = _cells(nb)
+        assert f'"superpos-lib @ git+{url}@{branch}"' in "".join(cells[0]["source"]), nb.name
 
 
 def test_benchmark_script_runs_and_reports_every_figure():

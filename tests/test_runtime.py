@@ -98,13 +98,3 @@ def test_setup_notebook_in_a_kernel_turns_on_inline_figures(monkeypatch, capsys)
     monkeypatch.setattr("IPython.get_ipython", lambda: FakeKernelShell())
     runtime.setup_notebook("cpu")
     assert calls == [("matplotlib", "inline")]
-
-
-def test_book_build_extension_turns_progress_bars_off(monkeypatch):
-    from superpos_lib import book_build
-
-    monkeypatch.setenv("SUPERPOS_PROGRESS", "1")
-    meta = book_build.setup(app=None)
-    import os
-
-    assert os.environ["SUPERPOS_PROGRESS"] == "0" and meta["parallel_read_safe"]
