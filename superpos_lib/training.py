@@ -150,6 +150,9 @@ class TrainState:
 
 Callback = Callable[[TrainState], "bool | None"]
 
+LAZY_PROGRESS_AFTER_S = 2.0
+"""In a notebook, a run with ``progress=None`` shows a progress bar once it has taken this long."""
+
 
 def _want_lazy_progress() -> bool:
     return "ipykernel" in sys.modules and os.environ.get("SUPERPOS_PROGRESS", "1") != "0"
@@ -214,7 +217,7 @@ def train(
                 bar.update(1)
             if state.step % callback_every == 0 or state.step == config.steps:
                 state.elapsed = time.perf_counter() - start
-                if bar is None and (progress or (lazy_bar and state.elapsed > 2.0)):
+                if bar is None and (progress or (lazy_bar and state.elapsed > LAZY_PROGRESS_AFTER_S)):
                     from tqdm.auto import tqdm
 
                     bar = tqdm(total=config.steps, initial=state.step, desc="training", leave=False)

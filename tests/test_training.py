@@ -142,6 +142,35 @@ def test_progress_bar_can_be_forced(capsys):
     assert "training" in capsys.readouterr().err
 
 
+def test_progress_bar_appears_only_for_long_runs_in_a_notebook(capsys, monkeypatch):
+    from superpos_lib import training
+
+    model = ToyModel(ToyModelConfig(3, 2, 1))
+    sampler = FeatureSampler(torch.full((1, 3), 0.5), 16)
+    run = lambda: train(model, sampler.sample, TrainConfig(steps=40), loss_args=(torch.ones(1, 3),), callback_every=10)  # noqa: E731
+    monkeypatch.setattr(training, "_want_lazy_progress", lambda: True)
+    run()
+    assert "training" not in capsys.readouterr().err, "a short run shows no bar"
+    monkeypatch.setattr(training, "LAZY_PROGRESS_AFTER_S", 0.0)
+    run()
+    assert "training" in capsys.readouterr().err, "a run past the threshold gets one"
+    monkeypatch.setattr(training, "_want_lazy_progress", lambda: False)
+    run()
+    assert "training" not in capsys.readouterr().err, "never outside a notebook (or with SUPERPOS_PROGRESS=0)"
+
+
+def test_want_lazy_progress_respects_the_environment(monkeypatch):
+    import sys
+
+    from superpos_lib import training
+
+    monkeypatch.setitem(sys.modules, "ipykernel", object())
+    monkeypatch.setenv("SUPERPOS_PROGRESS", "1")
+    assert training._want_lazy_progress()
+    monkeypatch.setenv("SUPERPOS_PROGRESS", "0")
+    assert not training._want_lazy_progress()
+
+
 def test_evaluate_loss_is_deterministic_per_seed():
     model = ToyModel(ToyModelConfig(5, 2, 2))
     p, imp = torch.full((2, 5), 0.3), torch.ones(2, 5)
