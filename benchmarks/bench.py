@@ -14,7 +14,8 @@ importance 0.9^i, densities p = 20^(-k/9) for k = 0..9, 4 seeds per density (40 
   different starts the best-of-4 comparison measures luck (the reference against itself, from
   different seeds, exceeds 1.02 in about 4 runs in 10).
 * ``explorer_retrain_s``: median latency of one explorer update at its default settings
-  (retrain 4 seeds, draw live frames and the final figure).
+  (retrain 4 seeds, draw live frames and the final figure); ``neuron_explorer_retrain_s`` the
+  same for the privileged-basis chapter's neuron-model explorer (n=10, m=5).
 
 Usage: ``python benchmarks/bench.py [--quick] [--device cpu|cuda]``. ``--quick`` shrinks every
 workload so the script itself can be tested in seconds; its numbers mean nothing.
@@ -34,7 +35,7 @@ from superpos_lib.data import FeatureSampler, importance_decay, log_densities
 from superpos_lib.models import ToyModel, ToyModelConfig
 from superpos_lib.runtime import get_device
 from superpos_lib.training import TrainConfig, evaluate_loss, train
-from superpos_lib.widgets import SuperpositionExplorer
+from superpos_lib.widgets import NeuronExplorer, SuperpositionExplorer
 
 N_FEATURES, D_HIDDEN, SEEDS = 5, 2, 4
 
@@ -123,12 +124,16 @@ def main() -> dict:
     ratio = loss_ours.min(1).values / loss_ref.min(1).values
     same_basin = ((loss_ours - loss_ref).abs() / loss_ref < 0.005).float().mean().item()
 
-    explorer = SuperpositionExplorer(device=device, train_config=TrainConfig(steps=50) if args.quick else TrainConfig())
-    latencies = []
-    for _ in range(1 if args.quick else 7):
-        t = time.perf_counter()
-        explorer.update()
-        latencies.append(time.perf_counter() - t)
+    explorer_config = TrainConfig(steps=50) if args.quick else TrainConfig()
+    latency = {}
+    for name, cls in [("explorer", SuperpositionExplorer), ("neuron_explorer", NeuronExplorer)]:
+        explorer = cls(device=device, train_config=explorer_config)
+        runs = []
+        for _ in range(1 if args.quick else 7):
+            t = time.perf_counter()
+            explorer.update()
+            runs.append(time.perf_counter() - t)
+        latency[name] = runs
 
     return {
         "device": str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
@@ -146,8 +151,9 @@ def main() -> dict:
         "intro_best_loss_reference": [round(x, 6) for x in loss_ref.min(1).values.tolist()],
         "intro_best_loss_ours": [round(x, 6) for x in loss_ours.min(1).values.tolist()],
         "intro_same_basin_share": round(same_basin, 3),
-        "explorer_retrain_s": round(statistics.median(latencies), 3),
-        "explorer_retrain_s_runs": [round(x, 3) for x in latencies],
+        "explorer_retrain_s": round(statistics.median(latency["explorer"]), 3),
+        "explorer_retrain_s_runs": [round(x, 3) for x in latency["explorer"]],
+        "neuron_explorer_retrain_s": round(statistics.median(latency["neuron_explorer"]), 3),
     }
 
 

@@ -3,7 +3,7 @@
 Chapters import everything they compute from here; see the book's DESIGN for the module map.
 """
 
-from . import data, metrics, models, plotting, runtime, training, widgets
+from . import data, metrics, models, plotting, privileged, runtime, training, widgets
 from .data import generate_batch, importance_decay, log_densities
 from .models import ToyModel, ToyModelConfig
 from .runtime import describe_device, get_device, setup_notebook
@@ -16,6 +16,7 @@ __all__ = [
     "metrics",
     "models",
     "plotting",
+    "privileged",
     "runtime",
     "training",
     "widgets",

@@ -42,6 +42,7 @@ __all__ = [
     "ToyModels",
     "fit_toy_models",
     "train_toy_models",
+    "validated_fit",
 ]
 
 
@@ -404,6 +405,24 @@ def train_toy_models(
         >>> res.best().W.shape
         torch.Size([1, 2, 5])
     """
+    return validated_fit(n_features, d_hidden, feature_probability, importance, n_inst=n_inst, relu=relu,
+                         hidden_relu=False, steps=steps, seed=seed, device=device)
+
+
+def validated_fit(
+    n_features: int,
+    d_hidden: int,
+    feature_probability: ArrayLike,
+    importance: ArrayLike,
+    *,
+    n_inst: int | None,
+    relu: bool,
+    hidden_relu: bool,
+    steps: int | None,
+    seed: int,
+    device: str | torch.device | None,
+) -> ToyModels:
+    """Check and broadcast a learner's arguments, then :func:`fit_toy_models` (shared by entry points)."""
     _check_positive_int(n_features, "n_features")
     _check_positive_int(d_hidden, "d_hidden")
     if n_inst is not None:
@@ -413,7 +432,7 @@ def train_toy_models(
     p = as_inst_feats(feature_probability, "feature_probability", n_features, low=0.0, high=1.0, low_inclusive=False)
     imp = as_inst_feats(importance, "importance", n_features, low=0.0)
     arrays, n_inst, n_seeds = broadcast_instances({"feature_probability": p, "importance": imp}, n_inst)
-    config = ToyModelConfig(n_features, d_hidden, n_inst, relu=relu)
+    config = ToyModelConfig(n_features, d_hidden, n_inst, relu=relu, hidden_relu=hidden_relu)
     train_config = TrainConfig() if steps is None else TrainConfig(steps=steps)
     return fit_toy_models(
         config,

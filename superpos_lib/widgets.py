@@ -14,18 +14,18 @@ import base64
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 import ipywidgets as W
 import torch
 
 from .data import importance_decay
 from .models import ToyModelConfig
-from .plotting import ExplorerFrame
+from .plotting import ExplorerFrame, NeuronFrame
 from .runtime import get_device
 from .training import ToyModels, TrainConfig, TrainState, fit_toy_models
 
-__all__ = ["LatestOnlyWorker", "ExplorerSettings", "SuperpositionExplorer"]
+__all__ = ["LatestOnlyWorker", "ExplorerSettings", "LiveExplorer", "SuperpositionExplorer", "NeuronExplorer"]
 
 
 class LatestOnlyWorker:
@@ -108,21 +108,25 @@ class ExplorerSettings:
         )
 
 
-class SuperpositionExplorer:
-    """Sliders for density, importance decay, n, m and the output non-linearity.
+class LiveExplorer:
+    """Controls → retrain ``n_seeds`` toy models (latest request wins) → redraw, live.
 
-    Every change retrains ``n_seeds`` models (one batched run) and shows the lowest-loss one,
-    redrawing every ``frame_interval`` seconds during training.
+    Subclasses say which controls they show (:attr:`controls`, names of
+    :class:`ExplorerSettings` fields), which model they train (:meth:`model_config`) and which
+    figure draws it (:attr:`frame_class`, e.g. :class:`~superpos_lib.plotting.ExplorerFrame`).
 
     Args:
         settings: the initial control values.
-        n_seeds: seeds trained per setting.
+        n_seeds: seeds trained per setting; the lowest-loss one is shown.
         train_config: the schedule (default: the library's 1,000-step recipe).
         device: where to train (``None``: CUDA > MPS > CPU).
         frame_interval: seconds between live frames while training.
         max_features, max_hidden: slider ranges.
-        seed: seeds the weights and data of every retrain (so a setting always gives the same model).
+        seed: seeds the weights and data of every retrain (a setting always gives the same model).
     """
+
+    controls: tuple[str, ...] = ()
+    frame_class: type = ExplorerFrame
 
     def __init__(
         self,
@@ -131,7 +135,7 @@ class SuperpositionExplorer:
         n_seeds: int = 4,
         train_config: TrainConfig = TrainConfig(),
         device: str | torch.device | None = None,
-        frame_interval: float = 0.3,
+        frame_interval: float = 0.4,
         max_features: int = 20,
         max_hidden: int = 10,
         seed: int = 0,
@@ -146,38 +150,40 @@ class SuperpositionExplorer:
         self.result: ToyModels | None = None
         self.shown: ExplorerSettings | None = None  # the settings of the figure on display
         self.frames_drawn = 0
-        self._frames: dict[tuple[int, int], ExplorerFrame] = {}
+        self._defaults = settings
+        self._frames: dict[tuple[int, int], object] = {}
         self._holding = False
 
         s = settings
         cu = dict(continuous_update=False, style={"description_width": "130px"}, layout=W.Layout(width="400px"))
-        self.density = W.FloatLogSlider(s.density, base=10, min=-3, max=0, step=0.05, description="density 1 − S", readout_format=".3f", **cu)
-        self.decay = W.FloatSlider(s.importance_decay, min=0.5, max=1.0, step=0.01, description="importance decay", **cu)
-        self.n_features = W.IntSlider(s.n_features, min=2, max=max_features, description="features n", **cu)
-        self.d_hidden = W.IntSlider(s.d_hidden, min=1, max=max_hidden, description="hidden dims m", **cu)
-        self.output = W.ToggleButtons(options=[("ReLU output", True), ("linear output", False)], value=s.relu, style={"button_width": "110px"})
+        every = {
+            "density": lambda: W.FloatLogSlider(s.density, base=10, min=-3, max=0, step=0.05, description="density 1 − S", readout_format=".3f", **cu),
+            "importance_decay": lambda: W.FloatSlider(s.importance_decay, min=0.5, max=1.0, step=0.01, description="importance decay", **cu),
+            "n_features": lambda: W.IntSlider(s.n_features, min=2, max=max_features, description="features n", **cu),
+            "d_hidden": lambda: W.IntSlider(s.d_hidden, min=1, max=max_hidden, description="hidden dims m", **cu),
+            "relu": lambda: W.ToggleButtons(options=[("ReLU output", True), ("linear output", False)], value=s.relu, style={"button_width": "110px"}),
+        }
+        self.widgets = {name: every[name]() for name in self.controls}
         self.status = W.HTML()
         self.image = W.Image(format="png", layout=W.Layout(width="100%", max_width="840px"))
-        controls = W.VBox([self.density, self.decay, self.n_features, self.d_hidden, self.output])
-        self.widget = W.VBox([controls, self.image, self.status])
-        for control in (self.density, self.decay, self.n_features, self.d_hidden, self.output):
+        self.widget = W.VBox([W.VBox(list(self.widgets.values())), self.image, self.status])
+        for control in self.widgets.values():
             control.observe(self._on_change, names="value")
 
         self._worker = LatestOnlyWorker(self._retrain)
         self._worker.submit(self.settings)
         self._worker.wait()
 
-    # -- controls ---------------------------------------------------------------------------
+    # -- what a subclass decides ------------------------------------------------------------------
+    def model_config(self, s: ExplorerSettings) -> ToyModelConfig:
+        raise NotImplementedError
+
+    # -- controls ---------------------------------------------------------------------------------
     @property
     def settings(self) -> ExplorerSettings:
         """The settings the controls show now."""
-        return ExplorerSettings(
-            density=float(self.density.value),
-            importance_decay=float(self.decay.value),
-            n_features=int(self.n_features.value),
-            d_hidden=int(self.d_hidden.value),
-            relu=bool(self.output.value),
-        )
+        cast = {"density": float, "importance_decay": float, "n_features": int, "d_hidden": int, "relu": bool}
+        return replace(self._defaults, **{name: cast[name](w.value) for name, w in self.widgets.items()})
 
     def _on_change(self, _change=None) -> None:
         if not self._holding:
@@ -186,17 +192,18 @@ class SuperpositionExplorer:
     def submit(self, **changes) -> None:
         """Move the controls (names as in :class:`ExplorerSettings`) as a user would; don't wait."""
         new = replace(self.settings, **changes)  # validates names and values
-        controls = {"density": self.density, "importance_decay": self.decay, "n_features": self.n_features,
-                    "d_hidden": self.d_hidden, "relu": self.output}
+        fixed = [name for name in changes if name not in self.widgets and changes[name] != getattr(self._defaults, name)]
+        if fixed:
+            raise ValueError(f"{type(self).__name__} has no control for {fixed}")
         self._holding = True  # one retrain for all the changes, not one per control
         try:
-            for name, value in asdict(new).items():
-                controls[name].value = value
+            for name, control in self.widgets.items():
+                control.value = getattr(new, name)
         finally:
             self._holding = False
         self._worker.submit(new)
 
-    def update(self, **changes) -> ExplorerFrame:
+    def update(self, **changes):
         """Move the controls, retrain and wait; returns the frame on display (``.figure``)."""
         self.submit(**changes)
         self._worker.wait()
@@ -206,9 +213,9 @@ class SuperpositionExplorer:
         """Wait for pending retraining to finish."""
         return self._worker.wait(timeout)
 
-    # -- retrain and redraw -------------------------------------------------------------------
+    # -- retrain and redraw -----------------------------------------------------------------------
     @property
-    def frame(self) -> ExplorerFrame:
+    def frame(self):
         assert self.shown is not None
         return self._frames[(self.shown.n_features, self.shown.d_hidden)]
 
@@ -217,10 +224,10 @@ class SuperpositionExplorer:
         """The matplotlib figure on display."""
         return self.frame.figure
 
-    def _frame_for(self, s: ExplorerSettings) -> ExplorerFrame:
+    def _frame_for(self, s: ExplorerSettings):
         key = (s.n_features, s.d_hidden)
         if key not in self._frames:
-            self._frames[key] = ExplorerFrame(s.n_features, s.d_hidden, self.train_config.steps)
+            self._frames[key] = self.frame_class(s.n_features, s.d_hidden, self.train_config.steps)
         return self._frames[key]
 
     def _retrain(self, s: ExplorerSettings, is_stale: Callable[[], bool]) -> None:
@@ -243,7 +250,7 @@ class SuperpositionExplorer:
                 last[0] = time.perf_counter()
             return False
 
-        config = ToyModelConfig(n, s.d_hidden, k, relu=s.relu)
+        config = replace(self.model_config(s), n_inst=k)
         started = time.perf_counter()
         result = fit_toy_models(config, density, importance, n_seeds=k, train_config=self.train_config,
                                 seed=self.seed, device=self.device, callbacks=[live], callback_every=25,
@@ -259,7 +266,7 @@ class SuperpositionExplorer:
             f"{time.perf_counter() - started:.2f} s; showing the lowest-loss seed.</small>"
         )
 
-    def _draw(self, frame: ExplorerFrame, W_best, importance, steps, loss, title: str) -> None:
+    def _draw(self, frame, W_best, importance, steps, loss, title: str) -> None:
         frame.update(W_best, importance, steps, loss, title=title)
         self.image.value = frame.png()
         self.frames_drawn += 1
@@ -269,3 +276,35 @@ class SuperpositionExplorer:
         bundle = self.widget._repr_mimebundle_(**kwargs)
         bundle["image/png"] = base64.b64encode(bytes(self.image.value)).decode("ascii")
         return bundle
+
+
+class SuperpositionExplorer(LiveExplorer):
+    """Sliders for density, importance decay, n, m and the output non-linearity (chapter 3).
+
+    Every change retrains ``n_seeds`` models of ``x' = ReLU(WᵀWx + b)`` (or the linear model)
+    and shows the lowest-loss one: 2-D feature directions (or ``WᵀW``), norms, loss.
+    """
+
+    controls = ("density", "importance_decay", "n_features", "d_hidden", "relu")
+    frame_class = ExplorerFrame
+
+    def model_config(self, s: ExplorerSettings) -> ToyModelConfig:
+        return ToyModelConfig(s.n_features, s.d_hidden, relu=s.relu)
+
+
+class NeuronExplorer(LiveExplorer):
+    """Sliders for density, importance decay, n and m of the neuron model (chapter 2).
+
+    Every change retrains ``n_seeds`` models of ``h = ReLU(W x)``, ``x' = ReLU(Wᵀh + b)`` and
+    shows the lowest-loss one: each neuron's weights stacked by feature, and how much of each
+    feature sits on its largest neuron.
+    """
+
+    controls = ("density", "importance_decay", "n_features", "d_hidden")
+    frame_class = NeuronFrame
+
+    def __init__(self, settings: ExplorerSettings = ExplorerSettings(density=0.1, importance_decay=0.75, n_features=10, d_hidden=5), **kwargs):
+        super().__init__(settings, **kwargs)
+
+    def model_config(self, s: ExplorerSettings) -> ToyModelConfig:
+        return ToyModelConfig(s.n_features, s.d_hidden, hidden_relu=True)

@@ -7,7 +7,8 @@ import torch
 from conftest import bad_input
 from superpos_lib import metrics
 from superpos_lib.training import TrainConfig
-from superpos_lib.widgets import ExplorerSettings, LatestOnlyWorker, SuperpositionExplorer
+from superpos_lib import privileged
+from superpos_lib.widgets import ExplorerSettings, LatestOnlyWorker, NeuronExplorer, SuperpositionExplorer
 
 FAST = TrainConfig(steps=200)
 
@@ -76,7 +77,7 @@ def test_explorer_update_retrains_and_redraws(explorer):
     assert explorer.frames_drawn >= before + 2, "live frames during training, then the final one"
     assert "1 − S = 0.5" in frame.figure.texts[0].get_text()
     assert len(frame.ax_geo.lines) == 6
-    assert explorer.density.value == pytest.approx(0.5) and explorer.n_features.value == 6
+    assert explorer.widgets["density"].value == pytest.approx(0.5) and explorer.widgets["n_features"].value == 6
 
 
 def test_explorer_linear_and_higher_dimensional(explorer):
@@ -92,7 +93,7 @@ def test_moving_a_slider_during_training_ends_on_the_last_values(explorer):
     explorer.submit(density=1.0)
     time.sleep(0.05)
     explorer.submit(density=0.2, importance_decay=0.8)
-    explorer.density.value = 0.1  # a slider move by hand goes through the observer
+    explorer.widgets["density"].value = 0.1  # a slider move by hand goes through the observer
     assert explorer.wait(30)
     assert explorer.shown == explorer.settings == ExplorerSettings(density=0.1, importance_decay=0.8)
     assert "1 − S = 0.1," in explorer.figure.texts[0].get_text()
@@ -113,3 +114,18 @@ def test_explorer_displays_the_widget_with_a_static_fallback(explorer):
     bundle = explorer._repr_mimebundle_()
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == explorer.widget.model_id
     assert base64.b64decode(bundle["image/png"]) == bytes(explorer.image.value)
+
+
+def test_neuron_explorer_trains_the_neuron_model_and_draws_its_neurons():
+    explorer = NeuronExplorer(train_config=FAST, n_seeds=2, frame_interval=0.0)
+    assert set(explorer.widgets) == {"density", "importance_decay", "n_features", "d_hidden"}
+    assert explorer.shown == ExplorerSettings(density=0.1, importance_decay=0.75, n_features=10, d_hidden=5)
+    frame = explorer.update(density=0.5, d_hidden=3, n_features=6)
+    W = explorer.result.W[0]
+    assert W.shape == (3, 6)
+    heights = torch.tensor([[rect.get_height() for rect in container] for container in frame._stacks])  # per feature
+    assert torch.allclose(heights, W.T, atol=1e-6), "the stacked bars are the trained weights"
+    alignment = [rect.get_height() for rect in frame._align]
+    assert alignment == pytest.approx(privileged.basis_alignment(W[None])[0].tolist(), abs=1e-6)
+    with pytest.raises(ValueError, match="no control for"):
+        explorer.update(relu=False)
