@@ -3,7 +3,7 @@
 Chapters import everything they compute from here; see the book's DESIGN for the module map.
 """
 
-from . import data, metrics, models, plotting, privileged, runtime, training, widgets
+from . import data, features, metrics, models, plotting, privileged, runtime, training, widgets, wordvec
 from .data import generate_batch, importance_decay, log_densities
 from .models import ToyModel, ToyModelConfig
 from .runtime import describe_device, get_device, setup_notebook
@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "data",
+    "features",
     "metrics",
     "models",
     "plotting",
@@ -20,6 +21,7 @@ __all__ = [
     "runtime",
     "training",
     "widgets",
+    "wordvec",
     "generate_batch",
     "importance_decay",
     "log_densities",

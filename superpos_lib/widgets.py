@@ -21,11 +21,12 @@ import torch
 
 from .data import importance_decay
 from .models import ToyModelConfig
-from .plotting import ExplorerFrame, NeuronFrame
+from .features import CompositionDemo
+from .plotting import CompositionFrame, ExplorerFrame, NeuronFrame
 from .runtime import get_device
 from .training import ToyModels, TrainConfig, TrainState, fit_toy_models
 
-__all__ = ["LatestOnlyWorker", "ExplorerSettings", "LiveExplorer", "SuperpositionExplorer", "NeuronExplorer"]
+__all__ = ["LatestOnlyWorker", "ExplorerSettings", "LiveExplorer", "SuperpositionExplorer", "NeuronExplorer", "CompositionExplorer"]
 
 
 class LatestOnlyWorker:
@@ -272,10 +273,14 @@ class LiveExplorer:
         self.frames_drawn += 1
 
     def _repr_mimebundle_(self, **kwargs) -> dict:
-        """The live widget, plus the current frame as a PNG for front ends without widgets."""
-        bundle = self.widget._repr_mimebundle_(**kwargs)
-        bundle["image/png"] = base64.b64encode(bytes(self.image.value)).decode("ascii")
-        return bundle
+        return _bundle_with_png(self.widget, self.image, **kwargs)
+
+
+def _bundle_with_png(widget, image, **kwargs) -> dict:
+    """A widget's display bundle plus its current image as a PNG, for front ends without widgets."""
+    bundle = widget._repr_mimebundle_(**kwargs)
+    bundle["image/png"] = base64.b64encode(bytes(image.value)).decode("ascii")
+    return bundle
 
 
 class SuperpositionExplorer(LiveExplorer):
@@ -308,3 +313,65 @@ class NeuronExplorer(LiveExplorer):
 
     def model_config(self, s: ExplorerSettings) -> ToyModelConfig:
         return ToyModelConfig(s.n_features, s.d_hidden, hidden_relu=True)
+
+
+class CompositionExplorer:
+    """Sliders for three feature values; shows their linear representation and what comes back.
+
+    Compares reading features back with a linear probe from the linear code ``r = Σ x_i d_i``
+    (exact) and from the packed number ``(floor(10·x₁) + x₂)/10`` (fails for ``x₂``), against
+    the packed number's non-linear decoding (chapter 1). Nothing trains: each move redraws.
+    """
+
+    def __init__(self, demo: CompositionDemo | None = None, values: tuple[float, ...] = (0.35, 0.6, 0.8)):
+        self.demo = demo or CompositionDemo.make()
+        n = self.demo.directions.shape[0]
+        if len(values) != n:
+            raise ValueError(f"values needs {n} entries, got {len(values)}")
+        self.sliders = [
+            W.FloatSlider(v, min=0.0, max=0.99, step=0.01, description=f"x{i + 1}", continuous_update=True,
+                          layout=W.Layout(width="360px"))
+            for i, v in enumerate(values)
+        ]
+        self.frame = CompositionFrame(n, n)
+        self.image = W.Image(format="png", layout=W.Layout(width="100%", max_width="840px"))
+        self.widget = W.VBox([W.VBox(self.sliders), self.image])
+        self.readouts: dict[str, torch.Tensor] = {}
+        self._holding = False
+        for slider in self.sliders:
+            slider.observe(self._redraw, names="value")
+        self._redraw()
+
+    @property
+    def values(self) -> torch.Tensor:
+        return torch.tensor([s.value for s in self.sliders], dtype=torch.float32)
+
+    def update(self, *values: float) -> dict[str, torch.Tensor]:
+        """Set the sliders (one value per feature) and return the readouts drawn."""
+        if len(values) != len(self.sliders):
+            raise ValueError(f"update needs {len(self.sliders)} values, got {len(values)}")
+        for slider, value in zip(self.sliders, values):
+            if not 0 <= value <= 0.99:
+                raise ValueError(f"feature values must be in [0, 0.99], got {value}")
+        self._holding = True  # one redraw for all the sliders
+        try:
+            for slider, value in zip(self.sliders, values):
+                slider.value = value
+        finally:
+            self._holding = False
+        self._redraw()
+        return self.readouts
+
+    def _redraw(self, _change=None) -> None:
+        if self._holding:
+            return
+        rep, self.readouts = self.demo.read(self.values)
+        self.frame.update(rep, self.readouts)
+        self.image.value = self.frame.png()
+
+    @property
+    def figure(self):
+        return self.frame.figure
+
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        return _bundle_with_png(self.widget, self.image, **kwargs)

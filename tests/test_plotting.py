@@ -218,3 +218,41 @@ def test_plot_neuron_sweep():
         plotting.plot_neuron_sweep(torch.ones(2, 3), ["a", "b"])
     with bad_input("active"):
         plotting.plot_neuron_sweep(W, ["a", "b", "c", "d"], active=4)
+
+
+# -- features and linearity -----------------------------------------------------------------------
+def test_plot_readout_scatter():
+    true = torch.rand(50, 2)
+    fig = plotting.plot_readout_scatter(true, true * 0.5, titles=["a", "b"], r2=[1.0, 0.25])
+    assert len(fig.axes) == 2 and "R² = 0.250" in fig.axes[1].get_title()
+    offsets = fig.axes[0].collections[0].get_offsets()
+    assert np.allclose(offsets[:, 1], 0.5 * offsets[:, 0])
+    with bad_input("titles"):
+        plotting.plot_readout_scatter(true, true, titles=["a"], r2=[1.0, 1.0])
+    with bad_input("read"):
+        plotting.plot_readout_scatter(true, torch.rand(50, 3), titles=["a", "b"], r2=[1.0, 1.0])
+
+
+def test_composition_frame():
+    frame = plotting.CompositionFrame(3, 3)
+    readouts = {"true value": torch.tensor([0.1, 0.2, 0.3]), "decoding packed z": torch.tensor([0.1, 0.2, float("nan")])}
+    fig = frame.update(torch.tensor([1.0, -0.5, 0.25]), readouts)
+    assert [b.get_height() for b in frame._rep] == pytest.approx([1.0, -0.5, 0.25])
+    true_bars, _, _, decoded = frame._series
+    assert [b.get_height() for b in true_bars] == pytest.approx([0.1, 0.2, 0.3])
+    assert [b.get_visible() for b in decoded] == [True, True, False], "NaN: no bar"
+    assert not any(b.get_visible() for b in frame._series[1]), "series not given are hidden"
+    assert frame.png().startswith(b"\x89PNG") and fig is frame.figure
+
+
+def test_plot_readout_sweep():
+    readouts = {"true": torch.rand(4, 3), "probe": torch.rand(4, 3)}
+    readouts["probe"][:, 2] = float("nan")
+    fig = plotting.plot_readout_sweep(readouts, ["a", "b", "c", "d"], feature_names=["x1", "x2", "x3"])
+    assert len(fig.frames) == 4 and fig.layout.barmode == "group"
+    assert list(fig.frames[2].data[0].y) == pytest.approx(readouts["true"][2].tolist())
+    assert fig.frames[1].data[1].y[2] is None
+    with bad_input("readouts"):
+        plotting.plot_readout_sweep({}, [], feature_names=[])
+    with bad_input("labels"):
+        plotting.plot_readout_sweep(readouts, ["a"], feature_names=["x1", "x2", "x3"])

@@ -129,3 +129,22 @@ def test_neuron_explorer_trains_the_neuron_model_and_draws_its_neurons():
     assert alignment == pytest.approx(privileged.basis_alignment(W[None])[0].tolist(), abs=1e-6)
     with pytest.raises(ValueError, match="no control for"):
         explorer.update(relu=False)
+
+
+def test_composition_explorer_redraws_on_each_slider():
+    from superpos_lib.widgets import CompositionExplorer
+
+    explorer = CompositionExplorer()
+    before = bytes(explorer.image.value)
+    out = explorer.update(0.2, 0.9, 0.5)
+    assert torch.allclose(out["probe on linear r"], torch.tensor([0.2, 0.9, 0.5]), atol=1e-3)
+    assert bytes(explorer.image.value) != before and bytes(explorer.image.value).startswith(b"\x89PNG")
+    explorer.sliders[2].value = 0.1  # a slider move redraws through the observer
+    assert explorer.readouts["true value"][2].item() == pytest.approx(0.1)
+    assert "image/png" in explorer._repr_mimebundle_()
+    with bad_input("values"):
+        explorer.update(0.2, 0.3)
+    with bad_input("feature values"):
+        explorer.update(0.2, 0.3, 1.0)
+    with bad_input("values"):
+        CompositionExplorer(values=(0.1,))
