@@ -31,6 +31,7 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from . import metrics
+from .privileged import basis_alignment
 
 __all__ = [
     "draw_features_2d",
@@ -239,7 +240,36 @@ def plot_represented_vs_density(
     return fig
 
 
-class ExplorerFrame:
+class _Frame:
+    """What the explorers' figures share: an in-place loss panel, a title, PNG export."""
+
+    figure: Figure
+    ax_loss: Axes
+
+    def _init_loss(self, total_steps: int) -> None:
+        draw_loss(self.ax_loss, [], torch.zeros(0), total_steps=total_steps)
+        self._loss_line = self.ax_loss.lines[0]
+        self.ax_loss.set_yscale("log")
+        self.ax_loss.yaxis.set_major_locator(matplotlib.ticker.LogLocator(numticks=4))
+        self.ax_loss.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        self.ax_loss.set_title("training loss (lowest-loss seed)", fontsize=9)
+        self._title = self.figure.suptitle("", fontsize=10)
+
+    def _set_loss(self, logged_steps: Sequence[int], loss_history: Tensor, title: str) -> None:
+        y = _np(loss_history)
+        self._loss_line.set_data(list(logged_steps), y)
+        if len(y) and np.all(y > 0):
+            self.ax_loss.set_ylim(y.min() / 1.3, y.max() * 1.3)
+        self._title.set_text(title)
+
+    def png(self, dpi: int = 80) -> bytes:
+        """The current frame as PNG bytes."""
+        buf = io.BytesIO()
+        self.figure.savefig(buf, format="png", dpi=dpi)
+        return buf.getvalue()
+
+
+class ExplorerFrame(_Frame):
     """The live explorer's figure: built once per shape, then redrawn in place.
 
     Building a figure costs several times more than redrawing one (layout, ticks, text), so the
@@ -269,13 +299,7 @@ class ExplorerFrame:
             self.ax_geo.set_title("WᵀW", fontsize=9)
         self._bars = draw_norm_bars(self.ax_bar, zeros)
         self.ax_bar.set_title("‖Wᵢ‖  (colour: superposition)", fontsize=9)
-        draw_loss(self.ax_loss, [], torch.zeros(0), total_steps=total_steps)
-        self._loss_line = self.ax_loss.lines[0]
-        self.ax_loss.set_yscale("log")
-        self.ax_loss.yaxis.set_major_locator(matplotlib.ticker.LogLocator(numticks=4))
-        self.ax_loss.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-        self.ax_loss.set_title("training loss (lowest-loss seed)", fontsize=9)
-        self._title = fig.suptitle("", fontsize=10)
+        self._init_loss(total_steps)
 
     def update(
         self,
@@ -306,18 +330,8 @@ class ExplorerFrame:
             bar.set_width(value)
             bar.set_color(colour)
         self.ax_bar.set_xlim(0, max(1.2, float(norms.max()) * 1.05))
-        y = _np(loss_history)
-        self._loss_line.set_data(list(logged_steps), y)
-        if len(y) and np.all(y > 0):
-            self.ax_loss.set_ylim(y.min() / 1.3, y.max() * 1.3)
-        self._title.set_text(title)
+        self._set_loss(logged_steps, loss_history, title)
         return self.figure
-
-    def png(self, dpi: int = 80) -> bytes:
-        """The current frame as PNG bytes."""
-        buf = io.BytesIO()
-        self.figure.savefig(buf, format="png", dpi=dpi)
-        return buf.getvalue()
 
 
 def plot_explorer_frame(
@@ -353,6 +367,23 @@ def _plotly():
     if os.environ.get(BOOK_BUILD_ENV) == "1":
         use_static_plotly_renderer()
     return go
+
+
+def _check_sweep(labels: Sequence[str], active: int, n_frames: int) -> None:
+    if len(labels) != n_frames:
+        raise ValueError(f"labels has {len(labels)} entries for {n_frames} frames")
+    if not 0 <= active < n_frames:
+        raise ValueError(f"active must be in [0, {n_frames}), got {active}")
+
+
+def _frame_slider(labels: Sequence[str], active: int, *, prefix: str = "") -> dict:
+    """A plotly slider whose k-th step shows frame ``str(k)`` at once (no animation)."""
+    steps = [
+        {"label": label, "method": "animate",
+         "args": [[str(k)], {"mode": "immediate", "frame": {"duration": 0, "redraw": True}, "transition": {"duration": 0}}]}
+        for k, label in enumerate(labels)
+    ]
+    return {"active": active, "steps": steps, "currentvalue": {"prefix": prefix}, "pad": {"t": 40}}
 
 
 def plotly_div(fig) -> str:
@@ -414,10 +445,7 @@ def plot_features_sweep(
     if W.ndim != 3 or W.shape[1] != 2:
         raise ValueError(f"W must have shape (frames, 2, feats), got {tuple(W.shape)}")
     n_frames, _, n_feats = W.shape
-    if len(labels) != n_frames:
-        raise ValueError(f"labels has {len(labels)} entries for {n_frames} frames")
-    if not 0 <= active < n_frames:
-        raise ValueError(f"active must be in [0, {n_frames}), got {active}")
+    _check_sweep(labels, active, n_frames)
     go = _plotly()
     from plotly.subplots import make_subplots
 
@@ -458,14 +486,9 @@ def plot_features_sweep(
     fig.update_xaxes(range=[0, 1.3], title_text="‖Wᵢ‖", row=1, col=2)
     fig.update_yaxes(autorange="reversed", title_text="feature", dtick=1, row=1, col=2)
     fig.add_vline(x=metrics.REPRESENTED, line={"color": "#bbb", "dash": "dash", "width": 1}, row=1, col=2)
-    steps = [
-        {"label": labels[k], "method": "animate",
-         "args": [[str(k)], {"mode": "immediate", "frame": {"duration": 0, "redraw": True}, "transition": {"duration": 0}}]}
-        for k in range(n_frames)
-    ]
     fig.update_layout(
         height=430, margin={"l": 20, "r": 20, "t": 40, "b": 20}, template="plotly_white",
-        sliders=[{"active": active, "steps": steps, "currentvalue": {"prefix": slider_prefix}, "pad": {"t": 30}}],
+        sliders=[_frame_slider(labels, active, prefix=slider_prefix)],
     )
     return fig
 
@@ -552,7 +575,7 @@ def plot_alignment_vs_density(
     return fig
 
 
-class NeuronFrame:
+class NeuronFrame(_Frame):
     """The neuron explorer's figure, built once per shape and redrawn in place.
 
     Panels: stacked neuron weights, each feature's basis alignment, the loss curve.
@@ -574,13 +597,7 @@ class NeuronFrame:
         self.ax_align.set_xlabel("feature", fontsize=8)
         self.ax_align.tick_params(labelsize=7)
         self.ax_align.set_title("share on its largest neuron", fontsize=9)
-        draw_loss(self.ax_loss, [], torch.zeros(0), total_steps=total_steps)
-        self._loss_line = self.ax_loss.lines[0]
-        self.ax_loss.set_yscale("log")
-        self.ax_loss.yaxis.set_major_locator(matplotlib.ticker.LogLocator(numticks=4))
-        self.ax_loss.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-        self.ax_loss.set_title("training loss (lowest-loss seed)", fontsize=9)
-        self._title = fig.suptitle("", fontsize=10)
+        self._init_loss(total_steps)
 
     def update(self, W: Float[Tensor, "d_hidden feats"], importance: Float[Tensor, "feats"],
                logged_steps: Sequence[int], loss_history: Float[Tensor, "n_logged"], *, title: str = "") -> Figure:
@@ -597,25 +614,10 @@ class NeuronFrame:
                 rect.set_color(colours[i])
         span = max(1.0, float(np.abs(w).sum(axis=1).max()))
         self.ax_neurons.set_ylim(-span * 1.05, span * 1.05)
-        for rect, value in zip(self._align, _np(basis_alignment_of(W))):
+        for rect, value in zip(self._align, _np(basis_alignment(W[None])[0])):
             rect.set_height(value)
-        y = _np(loss_history)
-        self._loss_line.set_data(list(logged_steps), y)
-        if len(y) and np.all(y > 0):
-            self.ax_loss.set_ylim(y.min() / 1.3, y.max() * 1.3)
-        self._title.set_text(title)
+        self._set_loss(logged_steps, loss_history, title)
         return self.figure
-
-    def png(self, dpi: int = 80) -> bytes:
-        buf = io.BytesIO()
-        self.figure.savefig(buf, format="png", dpi=dpi)
-        return buf.getvalue()
-
-
-def basis_alignment_of(W: Float[Tensor, "d_hidden feats"]) -> Float[Tensor, "feats"]:
-    from .privileged import basis_alignment
-
-    return basis_alignment(W[None])[0]
 
 
 def plot_neuron_sweep(
@@ -629,10 +631,7 @@ def plot_neuron_sweep(
     if W.ndim != 3:
         raise ValueError(f"W must have shape (frames, d_hidden, feats), got {tuple(W.shape)}")
     n_frames, d_hidden, n_feats = W.shape
-    if len(labels) != n_frames:
-        raise ValueError(f"labels has {len(labels)} entries for {n_frames} frames")
-    if not 0 <= active < n_frames:
-        raise ValueError(f"active must be in [0, {n_frames}), got {active}")
+    _check_sweep(labels, active, n_frames)
     go = _plotly()
     colours = [_rgb(c) for c in _importance_colours(importance, n_feats)]
 
@@ -646,15 +645,10 @@ def plot_neuron_sweep(
 
     fig = go.Figure(data=traces(active), frames=[go.Frame(data=traces(k), name=str(k)) for k in range(n_frames)])
     span = float(W.abs().sum(dim=2).max()) * 1.05
-    steps = [
-        {"label": labels[k], "method": "animate",
-         "args": [[str(k)], {"mode": "immediate", "frame": {"duration": 0, "redraw": True}, "transition": {"duration": 0}}]}
-        for k in range(n_frames)
-    ]
     fig.update_layout(
         barmode="relative", height=430, template="plotly_white", margin={"l": 40, "r": 20, "t": 30, "b": 20},
         yaxis={"title": "weight from each feature", "range": [-span, span]}, legend={"font": {"size": 10}},
-        sliders=[{"active": active, "steps": steps, "pad": {"t": 40}}],
+        sliders=[_frame_slider(labels, active)],
     )
     return fig
 
@@ -682,7 +676,7 @@ def plot_readout_scatter(
     return fig
 
 
-class CompositionFrame:
+class CompositionFrame(_Frame):
     """The composition explorer's figure: a representation, and what readouts get back from it.
 
     Left: the coordinates of the linear representation ``r = Σ x_i d_i``. Right: for each
@@ -723,11 +717,6 @@ class CompositionFrame:
                 bar.set_visible(not np.isnan(value))
         return self.figure
 
-    def png(self, dpi: int = 80) -> bytes:
-        buf = io.BytesIO()
-        self.figure.savefig(buf, format="png", dpi=dpi)
-        return buf.getvalue()
-
 
 def plot_readout_sweep(
     readouts: dict[str, Float[Tensor, "frames feats"]],
@@ -751,11 +740,6 @@ def plot_readout_sweep(
                 for name, values in readouts.items()]
 
     fig = go.Figure(data=traces(0), frames=[go.Frame(data=traces(k), name=str(k)) for k in range(n_frames)])
-    steps = [
-        {"label": labels[k], "method": "animate",
-         "args": [[str(k)], {"mode": "immediate", "frame": {"duration": 0, "redraw": True}, "transition": {"duration": 0}}]}
-        for k in range(n_frames)
-    ]
     fig.update_layout(barmode="group", height=400, template="plotly_white", yaxis={"range": [-0.3, 1.3], "title": "value"},
-                      margin={"l": 40, "r": 20, "t": 30, "b": 20}, sliders=[{"active": 0, "steps": steps, "pad": {"t": 40}}])
+                      margin={"l": 40, "r": 20, "t": 30, "b": 20}, sliders=[_frame_slider(labels, 0)])
     return fig

@@ -161,13 +161,15 @@ def test_page_works_offline(site, path):
     assert broken == [], f"broken internal links: {broken}"
 
 
-def test_slider_figure_changes_the_model_without_a_kernel(site):
-    """On the chapter page, moving a plotly slider shows another precomputed model."""
-    path = "book/03_superposition.html"
+def _chapter(site, path: str = "book/03_superposition.html"):
     if not (SITE / path).exists():
         _unavailable(f"{path} was not built")
-    v = visit(site, path)
-    page = v.page
+    return visit(site, path).page
+
+
+def test_slider_figure_changes_the_model_without_a_kernel(site):
+    """On the chapter page, moving a plotly slider shows another precomputed model."""
+    page = _chapter(site)
     page.wait_for_function("() => [...document.querySelectorAll('div.plotly-graph-div')].every(d => d.querySelector('svg.main-svg'))", timeout=30_000)
     sliders = page.locator("div.plotly-graph-div:has(g.slider-container)")
     assert sliders.count() >= 1, "the chapter offers a slider figure"
@@ -186,11 +188,7 @@ def test_slider_figure_changes_the_model_without_a_kernel(site):
 
 
 def test_explorer_widget_shows_its_default_figure_offline(site):
-    path = "book/03_superposition.html"
-    if not (SITE / path).exists():
-        _unavailable(f"{path} was not built")
-    v = visit(site, path)
-    page = v.page
+    page = _chapter(site)
     page.wait_for_function("() => document.querySelectorAll('.widget-image img, img.widget-image').length > 0", timeout=30_000)
     img = page.locator(".widget-image img, img.widget-image").first
     size = img.evaluate("i => [i.naturalWidth, i.naturalHeight]")
