@@ -1,6 +1,17 @@
 """superpos_lib: the library behind the superpos textbook on superposition.
 
-Chapters import everything they compute from here; see the book's DESIGN for the module map.
+Chapters import everything they compute from here, one concept per module:
+
+* ``runtime``: device choice (CUDA > MPS > CPU), CPU threads, the notebook setup cell
+* ``data``: sparse synthetic features with per-instance density and importance
+* ``models``: ``ToyModel``, batched over instances (linear/ReLU output, optional hidden ReLU)
+* ``training``: the one training loop; ``train_toy_models`` for learners
+* ``metrics``: norms, superposition, feature dimensionality, the dense closed-form loss
+* ``features``: linear vs packed codes, probes, the superposition test (chapter 1)
+* ``wordvec``: word vectors from Shakespeare, analogies (chapter 1)
+* ``privileged``: rotations, the neuron model, basis alignment (chapter 2)
+* ``plotting``: pure figure builders (matplotlib, and plotly for the static site)
+* ``widgets``: live explorers; ``book_build``: the Sphinx extension that builds the site
 """
 
 from . import data, features, metrics, models, plotting, privileged, runtime, training, widgets, wordvec

@@ -5,7 +5,8 @@ training loop's callbacks) → redraw. Training runs in a background thread so t
 free to receive slider moves; a newer request supersedes the running one (the running
 training is stopped at its next callback), so the figure always ends up showing the latest
 slider values. ``update(...)`` goes through the same path and waits, which is what the
-chapters, the tests and the benchmark call.
+chapters, the tests and the benchmark call. (``CompositionExplorer`` trains nothing: it redraws
+on each move.)
 """
 
 from __future__ import annotations
