@@ -11,7 +11,6 @@ For feature ``i`` with direction ``W_i`` (column ``i`` of ``W``) and unit direct
 
 from __future__ import annotations
 
-import math
 
 import einops
 import torch

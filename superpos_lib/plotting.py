@@ -76,6 +76,11 @@ def _importance_colours(importance: Tensor | None, n_features: int) -> np.ndarra
     return cmap(scaled)
 
 
+def _superposition_colours(sup: np.ndarray) -> np.ndarray:
+    """RGBA per feature: dark for no superposition, bright from 1 up (the colour bars' scale)."""
+    return matplotlib.colormaps[SUPERPOSITION_CMAP](np.clip(sup, 0, 1) * 0.9)
+
+
 def _check_instances(W: Tensor, name: str = "W") -> None:
     if W.ndim != 3:
         raise ValueError(f"{name} must have shape (inst, d_hidden, feats), got {tuple(W.shape)}")
@@ -127,7 +132,7 @@ def draw_norm_bars(ax: Axes, W: Float[Tensor, "d_hidden feats"]) -> matplotlib.c
     """Horizontal bars of ``‖W_i‖`` (feature 0 at the top), coloured by superposition."""
     norms = _np(metrics.feature_norms(W[None])[0])
     sup = _np(metrics.superposition(W[None])[0])
-    colours = matplotlib.colormaps[SUPERPOSITION_CMAP](np.clip(sup, 0, 1) * 0.9)
+    colours = _superposition_colours(sup)
     n = len(norms)
     bars = ax.barh(np.arange(n), norms, color=colours, height=0.8)
     ax.set_ylim(n - 0.5, -0.5)
@@ -325,7 +330,7 @@ class ExplorerFrame(_Frame):
             self._gram.set_data(w.T @ w)
         norms = np.linalg.norm(w, axis=0)
         sup = _np(metrics.superposition(torch.as_tensor(w)[None])[0])
-        colours = matplotlib.colormaps[SUPERPOSITION_CMAP](np.clip(sup, 0, 1) * 0.9)
+        colours = _superposition_colours(sup)
         for bar, value, colour in zip(self._bars, norms, colours):
             bar.set_width(value)
             bar.set_color(colour)
@@ -450,7 +455,6 @@ def plot_features_sweep(
     from plotly.subplots import make_subplots
 
     colours = [_rgb(c) for c in _importance_colours(importance, n_feats)]
-    sup_cmap = matplotlib.colormaps[SUPERPOSITION_CMAP]
     norms = metrics.feature_norms(W)
     sup = metrics.superposition(W)
 
@@ -467,7 +471,7 @@ def plot_features_sweep(
         s = _np(sup[k])
         out.append(go.Bar(
             x=_np(norms[k]).tolist(), y=list(range(n_feats)), orientation="h",
-            marker={"color": [_rgb(sup_cmap(min(max(v, 0.0), 1.0) * 0.9)) for v in s]},
+            marker={"color": [_rgb(c) for c in _superposition_colours(s)]},
             customdata=s.tolist(), showlegend=False,
             hovertemplate="feature %{y}: ‖W‖ = %{x:.2f}, superposition = %{customdata:.2f}<extra></extra>",
         ))
