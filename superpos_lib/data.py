@@ -29,6 +29,7 @@ __all__ = [
     "broadcast_instances",
     "generate_batch",
     "FeatureSampler",
+    "OneHotSampler",
 ]
 
 ArrayLike = float | int | Sequence | np.ndarray | Tensor  # scalar, nested lists, arrays
@@ -238,3 +239,37 @@ class FeatureSampler:
         else:
             self._buf.uniform_(generator=self._torch_rng)
         return _sparsify_(self._buf, self._inv_p, self.signed).mT
+
+
+class OneHotSampler:
+    """Exactly one feature active per sample: ``x = μ e_a`` with ``a`` uniform over the features
+    and ``μ ~ U[0, 1)`` (the high-sparsity limit that Chen et al. 2023 study exactly).
+
+    Same interface and batch-last layout as :class:`FeatureSampler`; ``sample()`` returns a view
+    of a reused buffer. Draws with a ``torch.Generator`` on the device.
+    """
+
+    def __init__(
+        self,
+        n_inst: int,
+        n_features: int,
+        batch_size: int,
+        *,
+        seed: int = 0,
+        device: str | torch.device | None = "cpu",
+    ):
+        for value, name in ((n_inst, "n_inst"), (n_features, "n_features"), (batch_size, "batch_size")):
+            _check_positive_int(value, name)
+        self.device = get_device(device)
+        self.n_features = n_features
+        self._gen = torch.Generator(device=self.device).manual_seed(seed)
+        self._buf = torch.zeros(n_inst, n_features, batch_size, device=self.device)
+        self._idx = torch.empty(n_inst, 1, batch_size, dtype=torch.long, device=self.device)
+        self._val = torch.empty(n_inst, 1, batch_size, device=self.device)
+
+    def sample(self) -> Float[Tensor, "inst batch feats"]:
+        """The next batch (a view of the reused buffer)."""
+        self._idx.random_(0, self.n_features, generator=self._gen)
+        self._val.uniform_(generator=self._gen)
+        self._buf.zero_().scatter_(1, self._idx, self._val)
+        return self._buf.mT

@@ -11,6 +11,7 @@ For feature ``i`` with direction ``W_i`` (column ``i`` of ``W``) and unit direct
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 
 import einops
 import torch
@@ -29,6 +30,9 @@ __all__ = [
     "feature_angles",
     "angular_gaps",
     "dense_optimal_loss",
+    "LossTerms",
+    "loss_decomposition",
+    "pairwise_interference",
     "REPRESENTED",
 ]
 
@@ -132,3 +136,68 @@ def dense_optimal_loss(importance: Float[Tensor, "feats"] | Float[Tensor, "inst 
     dropped = torch.sort(imp, dim=1, descending=True).values[:, d_hidden:]
     loss = dropped.sum(1) / (12.0 * n)
     return loss if imp_t.ndim == 2 else loss[0]
+
+
+@dataclass(frozen=True)
+class LossTerms:
+    """The linear model's expected loss, term by term (each ``(inst,)``; see :func:`loss_decomposition`)."""
+
+    benefit: Tensor
+    interference: Tensor
+    bias: Tensor
+
+    @property
+    def total(self) -> Tensor:
+        """``benefit + interference + bias``: the expected loss."""
+        return self.benefit + self.interference + self.bias
+
+
+def loss_decomposition(
+    W: Float[Tensor, "inst d_hidden feats"],
+    feature_probability: Float[Tensor, "inst feats"],
+    importance: Float[Tensor, "inst feats"],
+    b_final: Float[Tensor, "inst feats"] | None = None,
+) -> LossTerms:
+    """The exact expected loss of the linear model ``x' = WᵀWx + b`` on zero-mean features.
+
+    With independent signed features (``x_i ~ U[-1, 1)`` with density ``p_i``, so ``E[x_i] = 0``
+    and ``E[x_i²] = p_i/3``), the error of output ``i`` is
+    ``(1 − ‖W_i‖²) x_i − Σ_{j≠i} (W_i·W_j) x_j − b_i`` and its square averages to
+
+    * feature benefit ``Σ_i I_i (p_i/3) (1 − ‖W_i‖²)²``: what is lost on features the model does
+      not fully represent (0 when every ``‖W_i‖ = 1``);
+    * interference ``Σ_i I_i Σ_{j≠i} (p_j/3) (W_i·W_j)²``: what other features leak into
+      output ``i``, whatever the sign of the overlap;
+    * bias ``Σ_i I_i b_i²`` (0 for the optimal ``b = 0``).
+
+    Each term is divided by ``n``, :meth:`~superpos_lib.models.ToyModel.loss`'s convention
+    (the mean over features), so ``total`` is what that method estimates.
+    """
+    _check_W(W)
+    inst, _, n = W.shape
+    shape = (inst, n)
+    for name, t in (("feature_probability", feature_probability), ("importance", importance), ("b_final", b_final)):
+        if t is not None and (tuple(t.shape) != shape or torch.isnan(t).any()):
+            raise ValueError(f"{name} must have shape {shape} without NaN, got {tuple(t.shape)}")
+    if ((feature_probability <= 0) | (feature_probability > 1)).any():
+        raise ValueError("feature_probability must lie in (0, 1]")
+    second = feature_probability / 3                      # E[x_i²]
+    G = gram(W)
+    diag = torch.diagonal(G, dim1=1, dim2=2)
+    benefit = (importance * second * (1 - diag) ** 2).sum(-1) / n
+    off = G**2 - torch.diag_embed(diag**2)
+    interference = (importance[:, :, None] * off * second[:, None, :]).sum((1, 2)) / n
+    bias = (importance * b_final**2).sum(-1) / n if b_final is not None else torch.zeros_like(benefit)
+    return LossTerms(benefit, interference, bias)
+
+
+def pairwise_interference(W: Float[Tensor, "inst d_hidden feats"], *, relu: bool = False) -> Float[Tensor, "inst feats feats"]:
+    """``(W_i·W_j)²`` for ``i ≠ j`` (0 on the diagonal); with ``relu=True`` only positive overlaps count.
+
+    The ReLU version is what a ReLU-output model pays when one feature is active at a time: a
+    negative overlap drives the other output below zero, where the ReLU cuts it off for free.
+    """
+    G = gram(W)
+    if relu:
+        G = G.clamp(min=0)
+    return G**2 * (1 - torch.eye(W.shape[2], dtype=W.dtype, device=W.device))

@@ -54,6 +54,15 @@ __all__ = [
     "plot_readout_sweep",
     "plotly_div",
     "use_static_plotly_renderer",
+    "plot_interference_vs_angle",
+    "DecompositionFrame",
+    "PHASE_COLOURS",
+    "draw_phase_diagram",
+    "plot_phase_diagrams",
+    "plot_candidate_losses",
+    "PhaseFrame",
+    "plot_kgon_dynamics",
+    "plot_loss_terms",
 ]
 
 IMPORTANCE_CMAP = "viridis"
@@ -746,4 +755,282 @@ def plot_readout_sweep(
     fig = go.Figure(data=traces(0), frames=[go.Frame(data=traces(k), name=str(k)) for k in range(n_frames)])
     fig.update_layout(barmode="group", height=400, template="plotly_white", yaxis={"range": [-0.3, 1.3], "title": "value"},
                       margin={"l": 40, "r": 20, "t": 30, "b": 20}, sliders=[_frame_slider(labels, 0)])
+    return fig
+
+
+# --- chapter 4: the mathematics of superposition ---------------------------------------------------
+
+def plot_interference_vs_angle() -> Figure:
+    """What two unit features cost each other against the angle between them.
+
+    The linear model pays ``cos²θ`` whatever the sign; a ReLU output (one feature active at a
+    time) pays only ``ReLU(cos θ)²``: from 90° on, interference is free.
+    """
+    theta = np.linspace(0, 180, 361)
+    c = np.cos(np.deg2rad(theta))
+    fig = Figure(figsize=(5.2, 2.8), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(theta, c**2, color="C0", lw=2, label="linear output: (Wᵢ·Wⱼ)²")
+    ax.plot(theta, np.clip(c, 0, None) ** 2, color="C3", lw=2, ls="--", label="ReLU output: ReLU(Wᵢ·Wⱼ)²")
+    ax.axvspan(90, 180, color="C3", alpha=0.07)
+    ax.text(135, 0.55, "negative interference:\nfree behind the ReLU", ha="center", fontsize=8, color="C3")
+    ax.set_xlim(0, 180)
+    ax.set_xticks([0, 45, 72, 90, 120, 180])
+    ax.set_xlabel("angle between two unit features (degrees)")
+    ax.set_ylabel("interference")
+    ax.legend(fontsize=8, loc="upper right")
+    return fig
+
+
+class DecompositionFrame:
+    """The loss-decomposition explorer's figure: directions, pairwise interference, loss terms.
+
+    Left: the feature directions. Middle: each pair's interference for the linear model
+    ``(W_i·W_j)²`` and for a ReLU output ``ReLU(W_i·W_j)²``. Right: the linear model's feature
+    benefit and interference terms (exact), and the true loss of the ReLU model.
+    """
+
+    def __init__(self, n_features: int = 3):
+        if n_features < 2:
+            raise ValueError(f"n_features must be >= 2, got {n_features}")
+        self.n_features = n_features
+        self.pairs = [(i, j) for i in range(n_features) for j in range(i + 1, n_features)]
+        fig = Figure(figsize=(8.4, 2.9))
+        fig.subplots_adjust(left=0.02, right=0.98, bottom=0.22, top=0.84, wspace=0.35)
+        self.ax_geo, self.ax_pair, self.ax_loss = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1.2, 1.3]})
+        self.figure = fig
+        draw_features_2d(self.ax_geo, torch.zeros(2, n_features), torch.arange(n_features, 0, -1.0))
+        self._lines = self.ax_geo.lines
+        self._dots = self.ax_geo.collections[0]
+        self.ax_geo.set_title("feature directions Wᵢ", fontsize=9)
+        x = np.arange(len(self.pairs))
+        self._pair_lin = self.ax_pair.bar(x - 0.2, np.zeros(len(x)), 0.4, color="C0", label="linear")
+        self._pair_relu = self.ax_pair.bar(x + 0.2, np.zeros(len(x)), 0.4, color="C3", label="ReLU")
+        self.ax_pair.set_xticks(x, [f"{i + 1},{j + 1}" for i, j in self.pairs], fontsize=8)
+        self.ax_pair.set_ylim(0, 1.05)
+        self.ax_pair.set_xlabel("feature pair", fontsize=8)
+        self.ax_pair.tick_params(labelsize=7)
+        self.ax_pair.legend(fontsize=7, loc="upper right")
+        self.ax_pair.set_title("interference per pair", fontsize=9)
+        self.names = ["benefit\n(linear)", "interference\n(linear)", "total\n(linear)", "total\n(ReLU)"]
+        self._loss_bars = self.ax_loss.bar(np.arange(4), np.zeros(4), color=["C2", "C0", "0.35", "C3"])
+        self.ax_loss.set_xticks(np.arange(4), self.names, fontsize=7)
+        self.ax_loss.tick_params(axis="y", labelsize=7)
+        self.ax_loss.set_title("expected loss", fontsize=9)
+        self._title = fig.suptitle("", fontsize=10)
+
+    def update(self, W: Float[Tensor, "2 feats"], values: Sequence[float], *, title: str = "") -> Figure:
+        """Redraw for weights ``W`` and loss ``values`` (benefit, interference, linear total, ReLU total)."""
+        if tuple(W.shape) != (2, self.n_features) or len(values) != 4:
+            raise ValueError(f"W must be (2, {self.n_features}) and values 4 numbers")
+        w = _np(W)
+        for i, line in enumerate(self._lines):
+            line.set_data([0, w[0, i]], [0, w[1, i]])
+        self._dots.set_offsets(w.T)
+        g = w.T @ w
+        for k, (i, j) in enumerate(self.pairs):
+            self._pair_lin[k].set_height(g[i, j] ** 2)
+            self._pair_relu[k].set_height(max(g[i, j], 0.0) ** 2)
+        self.ax_pair.set_ylim(0, max(1.05, float((g**2).max()) * 1.05))
+        for bar, v in zip(self._loss_bars, values):
+            bar.set_height(v)
+        self.ax_loss.set_ylim(0, max(values) * 1.15 + 1e-9)
+        self._title.set_text(title)
+        return self.figure
+
+    def png(self, dpi: int = 80) -> bytes:
+        """The current frame as PNG bytes."""
+        buf = io.BytesIO()
+        self.figure.savefig(buf, format="png", dpi=dpi)
+        return buf.getvalue()
+
+
+# --- chapter 5: phase changes ------------------------------------------------------------------------
+
+PHASE_COLOURS = ("#d9d9d9", "#4c72b0", "#dd5555")  # not represented, dedicated dimension, superposition
+
+
+def _phase_cmap():
+    return matplotlib.colors.ListedColormap(PHASE_COLOURS)
+
+
+def draw_phase_diagram(ax: Axes, r: Tensor, p: Tensor, labels: Tensor, *, boundary: bool = False) -> None:
+    """Colour each ``(r, p)`` cell by its solution (grey: not represented, blue: dedicated, red: superposed)."""
+    from .phases import phase_boundary
+
+    r_np, p_np, lab = _np(r), _np(p), _np(labels)
+    if lab.shape != (len(p_np), len(r_np)):
+        raise ValueError(f"labels must be (len(p), len(r)) = {(len(p_np), len(r_np))}, got {lab.shape}")
+
+    def edges(v):
+        lv = np.log(v)
+        mid = (lv[1:] + lv[:-1]) / 2
+        return np.exp(np.concatenate([[2 * lv[0] - mid[0]], mid, [2 * lv[-1] - mid[-1]]]))
+
+    ax.pcolormesh(edges(r_np), edges(p_np), lab, cmap=_phase_cmap(), vmin=-0.5, vmax=2.5, shading="flat")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    if boundary:
+        rr = np.geomspace(r_np.min(), r_np.max(), 200)
+        ax.plot(rr, _np(phase_boundary(torch.as_tensor(rr))), color="k", lw=1.2, ls="--", label="p = 4r/(5r+2)")
+    ax.set_xlabel("relative importance r of the extra feature", fontsize=8)
+    ax.set_ylabel("feature density p", fontsize=8)
+    ax.tick_params(labelsize=7)
+
+
+def _phase_legend(fig: Figure) -> None:
+    from .phases import SOLUTIONS
+
+    handles = [matplotlib.patches.Patch(color=c, label=f"extra feature: {s}") for c, s in zip(PHASE_COLOURS, SOLUTIONS)]
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=8, frameon=False)
+
+
+def plot_phase_diagrams(grid, *, boundary: bool = True, title: str = "") -> Figure:
+    """The analytic and the trained phase diagram of a :class:`~superpos_lib.phases.PhaseGrid`, side by side.
+
+    Cells where the trained models disagree with the analysis are marked with a dot.
+    """
+    fig = Figure(figsize=(8.4, 3.7), layout="constrained")
+    ax_a, ax_e = fig.subplots(1, 2, sharey=True)
+    draw_phase_diagram(ax_a, grid.r, grid.p, grid.analytic, boundary=boundary)
+    draw_phase_diagram(ax_e, grid.r, grid.p, grid.labels, boundary=boundary)
+    ax_a.set_title("analytic: the lowest-loss candidate", fontsize=9)
+    ax_e.set_title(f"trained: {grid.n_models} models ({grid.n_seeds} seeds per cell)", fontsize=9)
+    rr, pp = np.meshgrid(_np(grid.r), _np(grid.p))
+    wrong = _np(grid.labels) != _np(grid.analytic)
+    ax_e.scatter(rr[wrong], pp[wrong], s=5, color="k", label="disagrees with analysis")
+    ax_e.set_ylabel("")
+    if boundary:
+        ax_a.legend(fontsize=7, loc="lower left")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    _phase_legend(fig)
+    return fig
+
+
+def plot_candidate_losses(r: float, p: Tensor, *, trained: Tensor | None = None) -> Figure:
+    """The three candidate losses of the ``n = 2, m = 1`` model against density at one ``r``,
+    with the trained models' losses (dots) if given."""
+    from .phases import SOLUTIONS, candidate_losses, phase_boundary
+
+    p_np = _np(p)
+    losses = _np(candidate_losses(r, torch.as_tensor(p_np, dtype=torch.float64)))
+    fig = Figure(figsize=(5.4, 3.2), layout="constrained")
+    ax = fig.add_subplot()
+    for k, (name, colour) in enumerate(zip(SOLUTIONS, PHASE_COLOURS)):
+        ax.plot(p_np, losses[:, k], color=colour if k else "0.55", lw=2, label=name)
+    if trained is not None:
+        ax.plot(p_np, _np(trained), "k.", ms=5, label="trained (best seed)")
+    ax.axvline(float(phase_boundary(r)), color="k", ls="--", lw=1)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("feature density p")
+    ax.set_ylabel("loss")
+    ax.set_title(f"candidate solutions at r = {r:g}", fontsize=9)
+    ax.legend(fontsize=8)
+    return fig
+
+
+class PhaseFrame(_Frame):
+    """The phase explorer's figure: where ``(r, p)`` sits on the analytic diagram, what the
+    trained model does, and its loss against the three candidates."""
+
+    def __init__(self, r_grid: Tensor, p_grid: Tensor, analytic: Tensor):
+        fig = Figure(figsize=(8.4, 2.9))
+        fig.subplots_adjust(left=0.08, right=0.98, bottom=0.2, top=0.82, wspace=0.45)
+        self.ax_dia, self.ax_w, self.ax_bar = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.3, 1, 1.2]})
+        self.figure = fig
+        draw_phase_diagram(self.ax_dia, r_grid, p_grid, analytic, boundary=True)
+        (self._marker,) = self.ax_dia.plot([1], [0.1], "o", ms=9, mec="k", mew=1.5)
+        self.ax_dia.set_title("analytic phase diagram", fontsize=9)
+        self._w = self.ax_w.bar([0, 1], [0, 0], color=["0.45", "C1"])
+        self.ax_w.axhline(0, color="0.3", lw=0.6)
+        self.ax_w.set_xticks([0, 1], ["W₀\n(importance 1)", "W₁\n(importance r)"], fontsize=7)
+        self.ax_w.set_ylim(-1.5, 1.5)
+        self.ax_w.tick_params(labelsize=7)
+        self.ax_w.set_title("trained weights (m = 1)", fontsize=9)
+        from .phases import SOLUTIONS
+
+        self._bars = self.ax_bar.bar(np.arange(3), np.zeros(3), color=PHASE_COLOURS, edgecolor="0.3")
+        self._trained = self.ax_bar.axhline(0, color="k", lw=1.5, ls="--", label="trained model")
+        self.ax_bar.set_xticks(np.arange(3), [s.replace(" ", "\n", 1) for s in SOLUTIONS], fontsize=7)
+        self.ax_bar.tick_params(axis="y", labelsize=7)
+        self.ax_bar.legend(fontsize=7, loc="upper left")
+        self.ax_bar.set_title("loss of each candidate", fontsize=9)
+        self._title = fig.suptitle("", fontsize=10)
+
+    def update(self, r: float, p: float, W: Float[Tensor, "1 2"], label: int, candidates: Tensor, loss: float,
+               *, title: str = "") -> Figure:
+        """Redraw for the model trained at ``(r, p)``."""
+        if tuple(W.shape) != (1, 2) or candidates.shape != (3,):
+            raise ValueError(f"W must be (1, 2) and candidates (3,), got {tuple(W.shape)} and {tuple(candidates.shape)}")
+        self._marker.set_data([r], [p])
+        self._marker.set_markerfacecolor(PHASE_COLOURS[label])
+        for bar, v in zip(self._w, _np(W)[0]):
+            bar.set_height(v)
+        c = _np(candidates)
+        for bar, v in zip(self._bars, c):
+            bar.set_height(v)
+        self._trained.set_ydata([loss, loss])
+        self.ax_bar.set_ylim(0, max(c.max(), loss) * 1.15)
+        self._title.set_text(title)
+        return self.figure
+
+
+def plot_kgon_dynamics(traj, instance: int, levels: dict[int, float], *, n_snapshots: int = 5) -> Figure:
+    """One model's training on one-hot data: its exact loss with the k-gon losses marked, its
+    feature norms, and snapshots of its feature directions along the way."""
+    loss = _np(traj.loss[:, instance])
+    steps = _np(traj.steps)
+    norms = np.linalg.norm(_np(traj.W[:, instance]), axis=1)      # (T, feats)
+    fig = Figure(figsize=(8.4, 5.0), layout="constrained")
+    top, bottom = fig.subfigures(2, 1, height_ratios=[1.35, 1])
+    ax_loss, ax_norm = top.subplots(1, 2)
+    ax_loss.plot(steps, loss, color="C0", lw=1.4)
+    for k, v in levels.items():
+        ax_loss.axhline(v, color="0.5", lw=0.7, ls=":")
+        ax_loss.text(steps[-1], v, f" {k}-gon", va="center", fontsize=7, color="0.3")
+    ax_loss.set_yscale("log")
+    ax_loss.set_xlabel("step", fontsize=8)
+    ax_loss.set_ylabel("exact loss", fontsize=8)
+    ax_loss.set_title("loss: plateaus at the k-gon losses", fontsize=9)
+    ax_loss.tick_params(labelsize=7)
+    for i in range(norms.shape[1]):
+        ax_norm.plot(steps, norms[:, i], lw=1.2)
+    ax_norm.axhline(metrics.REPRESENTED, color="0.7", ls="--", lw=0.6)
+    ax_norm.set_xlabel("step", fontsize=8)
+    ax_norm.set_ylabel("‖Wᵢ‖", fontsize=8)
+    ax_norm.set_title("feature norms: learned one at a time", fontsize=9)
+    ax_norm.tick_params(labelsize=7)
+    # snapshots: when the number of represented features first reaches each value
+    count = (norms > metrics.REPRESENTED).sum(1)
+    picks = [int(np.argmax(count >= c)) for c in sorted(set(count.tolist())) if c > 0]
+    picks = sorted(set(picks + [len(steps) - 1]))[-n_snapshots:]
+    axes = bottom.subplots(1, len(picks))
+    for ax, t in zip(np.atleast_1d(axes), picks):
+        draw_features_2d(ax, traj.W[t, instance], lim=1.6)
+        ax.set_title(f"step {int(steps[t])}: {int(count[t])} features", fontsize=8)
+        for a in (ax_loss, ax_norm):
+            a.axvline(steps[t], color="0.85", lw=0.6, zorder=0)
+    return fig
+
+
+def plot_loss_terms(labels: Sequence[str], terms, *, measured: Tensor | None = None, xlabel: str = "") -> Figure:
+    """Stacked bars of a :class:`~superpos_lib.metrics.LossTerms` per instance (feature benefit,
+    interference, bias), with Monte-Carlo estimates of the loss as dots if given."""
+    b, i, c = (_np(t) for t in (terms.benefit, terms.interference, terms.bias))
+    if len(labels) != len(b):
+        raise ValueError(f"labels has {len(labels)} entries for {len(b)} instances")
+    x = np.arange(len(b))
+    fig = Figure(figsize=(6.0, 3.0), layout="constrained")
+    ax = fig.add_subplot()
+    ax.bar(x, b, color="C2", label="feature benefit term")
+    ax.bar(x, i, bottom=b, color="C0", label="interference term")
+    ax.bar(x, c, bottom=b + i, color="0.6", label="bias term")
+    if measured is not None:
+        ax.plot(x, _np(measured), "k.", ms=9, label="Monte-Carlo loss")
+    ax.set_xticks(x, list(labels), fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("expected loss")
+    ax.legend(fontsize=8)
     return fig

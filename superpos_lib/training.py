@@ -37,6 +37,7 @@ __all__ = [
     "TrainConfig",
     "TrainState",
     "Adam",
+    "SGD",
     "train",
     "evaluate_loss",
     "ToyModels",
@@ -58,6 +59,10 @@ class TrainConfig:
         eps: Adam's denominator floor.
         weight_decay: decoupled (AdamW) weight decay.
         warmup: fraction of ``steps`` spent ramping the learning rate up from 0.
+        optimizer: ``"adam"`` (the default) or ``"sgd"``, plain gradient descent, whose slow
+            escapes from saddle points show the plateaus of the learning dynamics.
+        schedule: after warm-up, ``"cosine"`` decays the rate to 0; ``"constant"`` keeps it
+            (plateaus and drops in the learning dynamics are easier to see).
         threads: CPU threads during training (``None``: chosen from the model's size).
         log_every: record the mean batch loss every this many steps.
     """
@@ -69,6 +74,8 @@ class TrainConfig:
     eps: float = 1e-8
     weight_decay: float = 0.0
     warmup: float = 0.05
+    optimizer: str = "adam"
+    schedule: str = "cosine"
     threads: int | None = None
     log_every: int = 10
 
@@ -82,16 +89,22 @@ class TrainConfig:
             raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
         if not (0 <= self.warmup < 1):
             raise ValueError(f"warmup must be a fraction in [0, 1), got {self.warmup!r}")
+        if self.optimizer not in ("adam", "sgd"):
+            raise ValueError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
+        if self.schedule not in ("cosine", "constant"):
+            raise ValueError(f"schedule must be 'cosine' or 'constant', got {self.schedule!r}")
         if self.weight_decay < 0 or self.eps <= 0:
             raise ValueError("weight_decay must be >= 0 and eps > 0")
         if self.threads is not None:
             _check_positive_int(self.threads, "threads")
 
     def lr_at(self, step: int) -> float:
-        """Learning rate for step ``step`` (0-based): linear warm-up, then cosine decay to 0."""
+        """Learning rate for step ``step`` (0-based): linear warm-up, then cosine decay to 0 (or constant)."""
         n_warm = int(self.warmup * self.steps)
         if step < n_warm:
             return self.lr * (step + 1) / n_warm
+        if self.schedule == "constant":
+            return self.lr
         progress = (step - n_warm) / max(1, self.steps - n_warm)
         return self.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
 
@@ -122,6 +135,22 @@ class Adam:
             v.mul_(b2).addcmul_(g, g, value=1 - b2)
             denom = (v / bias2).sqrt_().add_(self.config.eps)
             p.addcdiv_(m, denom, value=-lr / bias1)
+
+
+class SGD:
+    """Plain gradient descent (with decoupled weight decay), in place; :class:`Adam`'s interface."""
+
+    def __init__(self, params: Sequence[Tensor], config: TrainConfig):
+        self.params = list(params)
+        self.config = config
+
+    @torch.no_grad()
+    def step(self, grads: Sequence[Tensor], lr: float) -> None:
+        """Apply one update with learning rate ``lr``."""
+        for p, g in zip(self.params, grads):
+            if self.config.weight_decay:
+                p.mul_(1 - lr * self.config.weight_decay)
+            p.add_(g, alpha=-lr)
 
 
 @dataclass
@@ -184,7 +213,7 @@ def train(
     """
     _check_positive_int(callback_every, "callback_every")
     params = [p for p in model.parameters()]
-    opt = Adam(params, config)
+    opt = (Adam if config.optimizer == "adam" else SGD)(params, config)
     analytic = hasattr(model, "loss_and_grads")
     device = params[0].device
     n_inst = params[0].shape[0]

@@ -20,14 +20,24 @@ from dataclasses import dataclass, replace
 import ipywidgets as W
 import torch
 
-from .data import importance_decay
+from . import metrics, phases
+from .data import generate_batch, importance_decay
 from .models import ToyModelConfig
 from .features import CompositionDemo
-from .plotting import CompositionFrame, ExplorerFrame, NeuronFrame
+from .plotting import CompositionFrame, DecompositionFrame, ExplorerFrame, NeuronFrame, PhaseFrame
 from .runtime import get_device
 from .training import ToyModels, TrainConfig, TrainState, fit_toy_models
 
-__all__ = ["LatestOnlyWorker", "ExplorerSettings", "LiveExplorer", "SuperpositionExplorer", "NeuronExplorer", "CompositionExplorer"]
+__all__ = [
+    "LatestOnlyWorker",
+    "ExplorerSettings",
+    "LiveExplorer",
+    "SuperpositionExplorer",
+    "NeuronExplorer",
+    "CompositionExplorer",
+    "DecompositionExplorer",
+    "PhaseExplorer",
+]
 
 
 class LatestOnlyWorker:
@@ -369,6 +379,209 @@ class CompositionExplorer:
         rep, self.readouts = self.demo.read(self.values)
         self.frame.update(rep, self.readouts)
         self.image.value = self.frame.png()
+
+    @property
+    def figure(self):
+        return self.frame.figure
+
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        return _bundle_with_png(self.widget, self.image, **kwargs)
+
+
+class DecompositionExplorer:
+    """Sliders for the angles and lengths of three features in 2-D and their density (chapter 4).
+
+    Nothing trains: each move recomputes the linear model's feature benefit and interference
+    terms (exact, zero-mean features ``x ∈ [-1, 1)``), the ReLU model's true loss on TMS's
+    features ``x ∈ [0, 1)`` (a Monte-Carlo average over one fixed sample, so the number moves
+    smoothly), and each pair's interference with and without the ReLU.
+    """
+
+    def __init__(
+        self,
+        angles: tuple[float, ...] = (0.0, 150.0, 250.0),
+        lengths: tuple[float, ...] = (1.0, 1.0, 1.0),
+        density: float = 0.1,
+        *,
+        n_samples: int = 2**15,
+        seed: int = 0,
+    ):
+        if len(angles) != len(lengths) or len(angles) < 2:
+            raise ValueError(f"angles and lengths need the same number (>= 2) of entries, got {len(angles)} and {len(lengths)}")
+        self.n_features = len(angles)
+        self.n_samples = n_samples
+        self.seed = seed
+        cu = dict(continuous_update=True, style={"description_width": "80px"}, layout=W.Layout(width="270px"))
+        self.angle_sliders = [W.FloatSlider(a % 360, min=0, max=359, step=1, description=f"angle {i + 1} (°)", **cu)
+                              for i, a in enumerate(angles)]
+        self.length_sliders = [W.FloatSlider(v, min=0, max=1.5, step=0.01, description=f"length {i + 1}", **cu)
+                               for i, v in enumerate(lengths)]
+        self.density_slider = W.FloatLogSlider(density, base=10, min=-2, max=0, step=0.05, description="density p",
+                                               readout_format=".3f", **cu)
+        self.frame = DecompositionFrame(self.n_features)
+        self.image = W.Image(format="png", layout=W.Layout(width="100%", max_width="840px"))
+        columns = [W.VBox(self.angle_sliders), W.VBox(self.length_sliders), W.VBox([self.density_slider])]
+        self.widget = W.VBox([W.HBox(columns), self.image])
+        self.values: dict[str, float] = {}
+        self._holding = False
+        self._batches: dict[float, torch.Tensor] = {}
+        for s in (*self.angle_sliders, *self.length_sliders, self.density_slider):
+            s.observe(self._redraw, names="value")
+        self._redraw()
+
+    @property
+    def W(self) -> torch.Tensor:
+        """The current directions, ``(2, feats)``."""
+        a = torch.deg2rad(torch.tensor([s.value for s in self.angle_sliders], dtype=torch.float32))
+        length = torch.tensor([s.value for s in self.length_sliders], dtype=torch.float32)
+        return torch.stack([a.cos(), a.sin()]) * length
+
+    def _batch(self, p: float) -> torch.Tensor:
+        if p not in self._batches:
+            gen = torch.Generator().manual_seed(self.seed)
+            self._batches = {p: generate_batch(p, self.n_samples, self.n_features, generator=gen)}
+        return self._batches[p]
+
+    def compute(self) -> dict[str, float]:
+        """The four numbers drawn: linear ``benefit``, ``interference``, ``linear_total``, and ``relu_total``."""
+        p = float(self.density_slider.value)
+        W3 = self.W[None]
+        n = self.n_features
+        terms = metrics.loss_decomposition(W3, torch.full((1, n), p), torch.ones(1, n))
+        x = self._batch(p)
+        out = torch.relu(x @ (W3[0].T @ W3[0]))
+        relu = ((x - out) ** 2).mean().item()
+        return {"benefit": terms.benefit.item(), "interference": terms.interference.item(),
+                "linear_total": terms.total.item(), "relu_total": relu}
+
+    def update(self, *, angles: tuple[float, ...] | None = None, lengths: tuple[float, ...] | None = None,
+               density: float | None = None) -> dict[str, float]:
+        """Set sliders (as a reader would) and return :meth:`compute`'s numbers for them."""
+        for values, sliders, name in ((angles, self.angle_sliders, "angles"), (lengths, self.length_sliders, "lengths")):
+            if values is not None and len(values) != self.n_features:
+                raise ValueError(f"{name} needs {self.n_features} entries, got {len(values)}")
+        if lengths is not None and any(not 0 <= v <= 1.5 for v in lengths):
+            raise ValueError(f"lengths must be in [0, 1.5], got {lengths}")
+        if density is not None and not 0.01 <= density <= 1:
+            raise ValueError(f"density must be in [0.01, 1], got {density}")
+        self._holding = True
+        try:
+            if angles is not None:
+                for s, v in zip(self.angle_sliders, angles):
+                    s.value = float(v) % 360
+            if lengths is not None:
+                for s, v in zip(self.length_sliders, lengths):
+                    s.value = float(v)
+            if density is not None:
+                self.density_slider.value = density
+        finally:
+            self._holding = False
+        self._redraw()
+        return self.values
+
+    def _redraw(self, _change=None) -> None:
+        if self._holding:
+            return
+        self.values = self.compute()
+        v = self.values
+        self.frame.update(self.W, [v["benefit"], v["interference"], v["linear_total"], v["relu_total"]],
+                          title=f"p = {self.density_slider.value:.3g}:  linear loss {v['linear_total']:.4f},  "
+                                f"ReLU loss {v['relu_total']:.4f}")
+        self.image.value = self.frame.png()
+
+    @property
+    def figure(self):
+        return self.frame.figure
+
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        return _bundle_with_png(self.widget, self.image, **kwargs)
+
+
+class PhaseExplorer:
+    """Sliders for the extra feature's relative importance ``r`` and the density ``p`` of the
+    ``n = 2, m = 1`` model (chapter 5).
+
+    Every move retrains ``n_seeds`` models in the background (latest request wins) and shows
+    the lowest-loss one: its weights, which solution it picked, where ``(r, p)`` sits on the
+    analytic phase diagram, and its loss against the three candidates' analytic losses.
+    """
+
+    def __init__(
+        self,
+        r: float = 1.0,
+        p: float = 0.3,
+        *,
+        n_seeds: int = 8,
+        train_config: TrainConfig = TrainConfig(batch_size=256),
+        device: str | torch.device | None = None,
+        seed: int = 0,
+    ):
+        if n_seeds < 1:
+            raise ValueError(f"n_seeds must be >= 1, got {n_seeds}")
+        self.n_seeds, self.train_config, self.seed = n_seeds, train_config, seed
+        self.device = get_device(device)
+        cu = dict(continuous_update=False, style={"description_width": "150px"}, layout=W.Layout(width="420px"))
+        self.r_slider = W.FloatLogSlider(r, base=10, min=-1, max=1, step=0.02, description="relative importance r", **cu)
+        self.p_slider = W.FloatLogSlider(p, base=10, min=-2, max=0, step=0.02, description="density p", readout_format=".3f", **cu)
+        r_grid, p_grid = torch.logspace(-1, 1, 81), torch.logspace(-2, 0, 81)
+        pp, rr = torch.meshgrid(p_grid, r_grid, indexing="ij")
+        self.frame = PhaseFrame(r_grid, p_grid, phases.analytic_phase(rr, pp))
+        self.image = W.Image(format="png", layout=W.Layout(width="100%", max_width="840px"))
+        self.status = W.HTML()
+        self.widget = W.VBox([self.r_slider, self.p_slider, self.image, self.status])
+        self.result: ToyModels | None = None
+        self.label: int | None = None
+        self._holding = False
+        for s in (self.r_slider, self.p_slider):
+            s.observe(self._on_change, names="value")
+        self._worker = LatestOnlyWorker(self._retrain)
+        self._worker.submit((float(r), float(p)))
+        self._worker.wait()
+
+    def _on_change(self, _change=None) -> None:
+        if not self._holding:
+            self._worker.submit((float(self.r_slider.value), float(self.p_slider.value)))
+
+    def update(self, r: float | None = None, p: float | None = None):
+        """Move the sliders, retrain and wait; returns the frame on display (``.figure``)."""
+        r = self.r_slider.value if r is None else r
+        p = self.p_slider.value if p is None else p
+        phases.candidate_losses(r, p)  # validates
+        self._holding = True
+        try:
+            self.r_slider.value, self.p_slider.value = r, p
+        finally:
+            self._holding = False
+        self._worker.submit((float(r), float(p)))
+        self._worker.wait()
+        return self.frame
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for pending retraining to finish."""
+        return self._worker.wait(timeout)
+
+    def _retrain(self, job: tuple[float, float], is_stale: Callable[[], bool]) -> None:
+        r, p = job
+        k = self.n_seeds
+        importance = torch.tensor([[1.0, r]]).expand(k, 2).contiguous()
+        density = torch.full((k, 2), p)
+        started = time.perf_counter()
+        res = fit_toy_models(ToyModelConfig(2, 1, k), density, importance, n_seeds=k, train_config=self.train_config,
+                             seed=self.seed, device=self.device, callbacks=[lambda _s: is_stale()],
+                             callback_every=50, progress=False, eval_samples=2**14)
+        if is_stale():
+            return
+        best = res.best()
+        label = int(phases.classify_extra_feature(best.W)[0])
+        predicted = int(phases.analytic_phase(r, p))
+        cand = phases.candidate_losses(r, p).float()
+        verdict = "as the analysis predicts" if label == predicted else f"(analysis: {phases.SOLUTIONS[predicted]})"
+        self.frame.update(r, p, best.W[0], label, cand, best.loss[0].item(),
+                          title=f"r = {r:.3g}, p = {p:.3g}: extra feature → {phases.SOLUTIONS[label]}, {verdict}")
+        self.image.value = self.frame.png()
+        self.result, self.label = best, label
+        self.status.value = (f"<small>Trained {k} seeds for {self.train_config.steps} steps on {self.device.type} in "
+                             f"{time.perf_counter() - started:.2f} s; showing the lowest-loss seed.</small>")
 
     @property
     def figure(self):
