@@ -16,6 +16,12 @@ importance 0.9^i, densities p = 20^(-k/9) for k = 0..9, 4 seeds per density (40 
 * ``explorer_retrain_s``: median latency of one explorer update at its default settings
   (retrain 4 seeds, draw live frames and the final figure); ``neuron_explorer_retrain_s`` the
   same for the privileged-basis chapter's neuron-model explorer (n=10, m=5).
+* ``phase_grid_s``: chapter 5's phase diagram, ``phase_grid_models`` models (20 x 20 cells of
+  ``(r, p)`` for n=2, m=1, 4 seeds each) trained as one batch; ``phase_grid_agreement`` its
+  agreement with the analysis away from the boundary. ``phase_grid_loop_s`` is the naive
+  alternative, one training per cell (its 4 seeds batched), timed on 10 cells and scaled to
+  400; ``phase_grid_speedup`` the ratio. ``phase_explorer_retrain_s``: median latency of the
+  phase explorer (8 seeds of the n=2, m=1 model).
 
 Usage: ``python benchmarks/bench.py [--quick] [--device cpu|cuda]``. ``--quick`` shrinks every
 workload so the script itself can be tested in seconds; its numbers mean nothing.
@@ -134,6 +140,31 @@ def main() -> dict:
             runs.append(time.perf_counter() - t)
         latency[name] = runs
 
+    from superpos_lib import phases
+    from superpos_lib.widgets import PhaseExplorer
+
+    side = 4 if args.quick else 20
+    grid_config = TrainConfig(steps=50, batch_size=256) if args.quick else TrainConfig(batch_size=256)
+    r_grid, p_grid = torch.logspace(-1, 1, side), torch.logspace(0, -2, side)
+    _sync(device)
+    t = time.perf_counter()
+    grid = phases.train_phase_grid(r_grid, p_grid, n_seeds=4, train_config=grid_config, device=device, progress=False)
+    _sync(device)
+    grid_s = time.perf_counter() - t
+    n_loop = 2 if args.quick else 10
+    t = time.perf_counter()
+    for k in range(n_loop):
+        phases.train_phase_grid(r_grid[k % side : k % side + 1], p_grid[k // side : k // side + 1], n_seeds=4,
+                                train_config=grid_config, device=device, progress=False)
+    _sync(device)
+    loop_s = (time.perf_counter() - t) / n_loop * side * side
+    phase_explorer = PhaseExplorer(device=device, train_config=grid_config)
+    phase_runs = []
+    for k in range(1 if args.quick else 7):
+        t = time.perf_counter()
+        phase_explorer.update(r=1.0, p=0.3 + 0.01 * k)
+        phase_runs.append(time.perf_counter() - t)
+
     return {
         "device": str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
         "torch_threads": torch.get_num_threads(),
@@ -153,6 +184,12 @@ def main() -> dict:
         "explorer_retrain_s": round(statistics.median(latency["explorer"]), 3),
         "explorer_retrain_s_runs": [round(x, 3) for x in latency["explorer"]],
         "neuron_explorer_retrain_s": round(statistics.median(latency["neuron_explorer"]), 3),
+        "phase_grid_models": grid.n_models,
+        "phase_grid_s": round(grid_s, 3),
+        "phase_grid_agreement": round(grid.agreement(), 4),
+        "phase_grid_loop_s": round(loop_s, 2),
+        "phase_grid_speedup": round(loop_s / grid_s, 1),
+        "phase_explorer_retrain_s": round(statistics.median(phase_runs), 3),
     }
 
 

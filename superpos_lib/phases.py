@@ -26,6 +26,7 @@ that data, and :func:`optimal_kgon` the best regular k-gon.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -248,8 +249,6 @@ def train_phase_grid(
     importance = importance.repeat_interleave(n_seeds, 0)
     prob = prob.repeat_interleave(n_seeds, 0).contiguous()
     config = ToyModelConfig(n_features, n_features - 1, cells * n_seeds)
-    import time
-
     start = time.perf_counter()
     res = fit_toy_models(config, prob, importance, n_seeds=n_seeds, train_config=train_config, seed=seed,
                          device=device, progress=progress, eval_samples=2**14).best()

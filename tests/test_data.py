@@ -118,3 +118,17 @@ def test_feature_sampler_signed_and_errors():
         data.FeatureSampler(torch.full((1, 3), 0.5), 10, backend="jax")
     with pytest.raises(ValueError, match="batch_size"):
         data.FeatureSampler(torch.full((1, 3), 0.5), -1)
+
+
+def test_one_hot_sampler_has_one_active_feature():
+    from superpos_lib.data import OneHotSampler
+
+    s = OneHotSampler(3, 6, 4096, seed=0)
+    x = s.sample()
+    assert x.shape == (3, 4096, 6)
+    assert ((x > 0).sum(-1) == 1).all()
+    assert 0.45 < x.sum(-1).mean() < 0.55                       # values uniform on [0, 1)
+    counts = (x > 0).sum((0, 1)).float()
+    assert (counts / counts.mean() - 1).abs().max() < 0.1        # features equally often
+    with bad_input("n_features"):
+        OneHotSampler(3, 0, 16)

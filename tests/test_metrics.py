@@ -82,3 +82,42 @@ def test_metrics_reject_bad_input():
         metrics.dense_optimal_loss(torch.ones(4), 0)
     with bad_input("importance"):
         metrics.dense_optimal_loss(torch.tensor([1.0, -1.0]), 1)
+
+
+def test_loss_decomposition_matches_the_measured_loss():
+    from superpos_lib.models import ToyModel, ToyModelConfig
+    from superpos_lib.training import evaluate_loss
+
+    model = ToyModel(ToyModelConfig(8, 3, 2, relu=False), generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        model.b_final.normal_(0, 0.1)
+    p = torch.tensor([[0.2] * 8, [0.9] * 8])
+    imp = (0.8 ** torch.arange(8.0)).expand(2, 8).contiguous()
+    terms = metrics.loss_decomposition(model.W.detach(), p, imp, model.b_final.detach())
+    measured = evaluate_loss(model, p, imp, n_samples=2**19, signed=True)
+    assert torch.allclose(terms.total, measured, rtol=0.01)
+    assert (terms.benefit > 0).all() and (terms.interference > 0).all() and (terms.bias > 0).all()
+
+
+def test_loss_decomposition_terms_by_hand():
+    # Two unit features at 60 degrees in 2-D, one shrunk: benefit from the short one, interference cos^2.
+    W = torch.tensor([[[1.0, 0.25], [0.0, 0.25 * math.sqrt(3)]]])    # |W_1| = 0.5
+    p = torch.full((1, 2), 0.3)
+    imp = torch.ones(1, 2)
+    t = metrics.loss_decomposition(W, p, imp)
+    assert t.benefit.item() == pytest.approx((0.1 * (1 - 0.25) ** 2) / 2, rel=1e-5)
+    dot = 0.25
+    assert t.interference.item() == pytest.approx(2 * 0.1 * dot**2 / 2, rel=1e-5)
+    assert t.bias.item() == 0
+    with bad_input("feature_probability"):
+        metrics.loss_decomposition(W, torch.full((1, 3), 0.3), imp)
+    with bad_input("feature_probability"):
+        metrics.loss_decomposition(W, torch.full((1, 2), 1.5), imp)
+
+
+def test_pairwise_interference_relu_drops_negative_overlaps():
+    W = torch.tensor([[[1.0, -1.0, 0.6], [0.0, 0.0, 0.8]]])
+    lin = metrics.pairwise_interference(W)
+    relu = metrics.pairwise_interference(W, relu=True)
+    assert lin[0, 0, 1].item() == pytest.approx(1.0) and relu[0, 0, 1].item() == 0
+    assert relu[0, 0, 2].item() == pytest.approx(0.36) and torch.diagonal(lin[0]).abs().sum() == 0

@@ -256,3 +256,68 @@ def test_plot_readout_sweep():
         plotting.plot_readout_sweep({}, [], feature_names=[])
     with bad_input("labels"):
         plotting.plot_readout_sweep(readouts, ["a"], feature_names=["x1", "x2", "x3"])
+
+
+def test_interference_vs_angle_and_loss_terms():
+    from superpos_lib.metrics import LossTerms
+
+    fig = plotting.plot_interference_vs_angle()
+    lin, relu = fig.axes[0].lines[:2]
+    assert lin.get_ydata()[-1] == pytest.approx(1.0) and relu.get_ydata()[-1] == 0.0
+    terms = LossTerms(torch.tensor([0.1, 0.2]), torch.tensor([0.0, 0.05]), torch.zeros(2))
+    fig = plotting.plot_loss_terms(["a", "b"], terms, measured=torch.tensor([0.1, 0.25]))
+    heights = [p.get_height() for p in fig.axes[0].patches]
+    assert heights[:4] == pytest.approx([0.1, 0.2, 0.0, 0.05])
+    with pytest.raises(ValueError, match="labels"):
+        plotting.plot_loss_terms(["a"], terms)
+
+
+def test_decomposition_frame_updates_bars():
+    frame = plotting.DecompositionFrame(3)
+    W = torch.tensor([[1.0, -1.0, 0.0], [0.0, 0.0, 1.0]])
+    fig = frame.update(W, [0.0, 0.3, 0.3, 0.01], title="t")
+    assert [b.get_height() for b in frame._pair_lin] == pytest.approx([1.0, 0.0, 0.0])
+    assert [b.get_height() for b in frame._pair_relu] == pytest.approx([0.0, 0.0, 0.0])
+    assert fig is frame.figure and frame.png()[:4] == b"\x89PNG"
+    with bad_input("W"):
+        frame.update(torch.zeros(2, 4), [0, 0, 0, 0])
+
+
+def test_phase_diagrams_and_candidates():
+    from superpos_lib import phases
+
+    r, p = torch.logspace(-1, 1, 5), torch.logspace(0, -2, 4)
+    pp, rr = torch.meshgrid(p, r, indexing="ij")
+    analytic = phases.analytic_phase(rr, pp)
+    labels = analytic.clone()
+    labels[0, 0] = phases.SUPERPOSED
+    grid = phases.PhaseGrid(r, p, labels, analytic, torch.zeros(20, 1, 2), torch.zeros(20, 2), torch.zeros(20), 2, 0.0)
+    fig = plotting.plot_phase_diagrams(grid)
+    assert len(fig.axes) == 2
+    assert len(fig.axes[1].collections[-1].get_offsets()) == 1      # one disagreement marked
+    with pytest.raises(ValueError, match="labels"):
+        plotting.draw_phase_diagram(fig.axes[0], r, p, labels.T)
+    fig = plotting.plot_candidate_losses(1.0, torch.logspace(-1, 0, 6), trained=torch.full((6,), 0.03))
+    assert len(fig.axes[0].lines) == 5
+
+
+def test_phase_frame_and_kgon_dynamics():
+    from superpos_lib import phases
+
+    r, p = torch.logspace(-1, 1, 5), torch.logspace(-2, 0, 5)
+    pp, rr = torch.meshgrid(p, r, indexing="ij")
+    frame = plotting.PhaseFrame(r, p, phases.analytic_phase(rr, pp))
+    frame.update(1.0, 0.3, torch.tensor([[1.0, -1.0]]), phases.SUPERPOSED, phases.candidate_losses(1.0, 0.3).float(), 0.02)
+    assert [b.get_height() for b in frame._w] == pytest.approx([1.0, -1.0])
+    assert frame._marker.get_xdata()[0] == 1.0
+    with bad_input("W"):
+        frame.update(1.0, 0.3, torch.zeros(2, 2), 0, torch.zeros(3), 0.0)
+    T = 6
+    W = torch.zeros(T, 1, 2, 3)
+    for t in range(T):
+        W[t, 0, 0, 0] = t / 5
+        W[t, 0, 1, 1] = max(0, t - 2) / 3
+    traj = phases.Trajectory(torch.arange(T) * 10, W, torch.zeros(T, 1, 3), torch.linspace(0.05, 0.01, T)[:, None])
+    fig = plotting.plot_kgon_dynamics(traj, 0, {1: 0.03, 2: 0.015})
+    titles = [ax.get_title() for ax in fig.axes]
+    assert any("1 features" in t for t in titles) and any("2 features" in t for t in titles)

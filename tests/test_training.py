@@ -259,3 +259,17 @@ def test_linear_model_is_pca_like():
     norms = metrics.feature_norms(res.W)[0]
     assert (res.W**2).sum().item() == pytest.approx(3.0, abs=0.05)
     assert torch.all(norms[:3] > 0.95) and torch.all(norms[3:] < 0.1)
+
+
+def test_constant_schedule_and_sgd():
+    c = TrainConfig(steps=100, lr=0.5, warmup=0.1, schedule="constant", optimizer="sgd")
+    assert c.lr_at(99) == pytest.approx(0.5) and c.lr_at(0) == pytest.approx(0.05)
+    from superpos_lib.training import SGD
+
+    p = torch.ones(2, 3)
+    SGD([p], c).step([torch.full((2, 3), 2.0)], 0.5)
+    assert torch.allclose(p, torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="optimizer"):
+        TrainConfig(optimizer="lbfgs")
+    with pytest.raises(ValueError, match="schedule"):
+        TrainConfig(schedule="step")

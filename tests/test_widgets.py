@@ -1,3 +1,4 @@
+import math
 import threading
 import time
 
@@ -148,3 +149,37 @@ def test_composition_explorer_redraws_on_each_slider():
         explorer.update(0.2, 0.3, 1.0)
     with bad_input("values"):
         CompositionExplorer(values=(0.1,))
+
+
+def test_decomposition_explorer_callbacks():
+    from superpos_lib.widgets import DecompositionExplorer
+
+    ex = DecompositionExplorer(n_samples=2**13)
+    tri = ex.update(angles=(0, 120, 240), lengths=(1, 1, 1), density=0.02)
+    assert tri["benefit"] == pytest.approx(0.0, abs=1e-7)
+    assert tri["linear_total"] == pytest.approx(tri["interference"])
+    assert tri["relu_total"] < 0.1 * tri["linear_total"]
+    ex.angle_sliders[1].value = 30.0                              # a reader's slider move redraws
+    assert ex.values["relu_total"] > tri["relu_total"]
+    assert ex.frame._pair_relu[0].get_height() == pytest.approx(math.cos(math.radians(30)) ** 2, rel=1e-5)
+    assert "image/png" in ex._repr_mimebundle_()
+    with pytest.raises(ValueError, match="angles"):
+        ex.update(angles=(0, 1))
+    with pytest.raises(ValueError, match="density"):
+        ex.update(density=2.0)
+
+
+def test_phase_explorer_retrains_on_slider_moves():
+    from superpos_lib import phases
+    from superpos_lib.widgets import PhaseExplorer
+
+    ex = PhaseExplorer(r=1.0, p=0.05, n_seeds=4, train_config=TrainConfig(steps=300, batch_size=256), device="cpu")
+    assert ex.label == phases.SUPERPOSED
+    ex.update(r=5.0, p=0.9)
+    assert ex.label == phases.DEDICATED
+    assert "dedicated" in ex.figure.texts[0].get_text()
+    ex.p_slider.value = 0.02                                      # as a reader would
+    ex.wait()
+    assert ex.label == phases.SUPERPOSED
+    with bad_input("p"):
+        ex.update(p=0.0)
