@@ -782,7 +782,7 @@ def plot_interference_vs_angle() -> Figure:
     return fig
 
 
-class DecompositionFrame:
+class DecompositionFrame(_Frame):
     """The loss-decomposition explorer's figure: directions, pairwise interference, loss terms.
 
     Left: the feature directions. Middle: each pair's interference for the linear model
@@ -837,12 +837,6 @@ class DecompositionFrame:
         self.ax_loss.set_ylim(0, max(values) * 1.15 + 1e-9)
         self._title.set_text(title)
         return self.figure
-
-    def png(self, dpi: int = 80) -> bytes:
-        """The current frame as PNG bytes."""
-        buf = io.BytesIO()
-        self.figure.savefig(buf, format="png", dpi=dpi)
-        return buf.getvalue()
 
 
 # --- chapter 5: phase changes ------------------------------------------------------------------------

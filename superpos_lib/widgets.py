@@ -120,7 +120,20 @@ class ExplorerSettings:
         )
 
 
-class LiveExplorer:
+class _ShowsFrame:
+    """What every explorer shares: ``widget`` (the controls and ``image``) shows ``frame``'s
+    figure as a PNG, so front ends without widgets (the static site, nbval) still see it."""
+
+    @property
+    def figure(self):
+        """The matplotlib figure on display."""
+        return self.frame.figure
+
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        return _bundle_with_png(self.widget, self.image, **kwargs)
+
+
+class LiveExplorer(_ShowsFrame):
     """Controls → retrain ``n_seeds`` toy models (latest request wins) → redraw, live.
 
     Subclasses say which controls they show (:attr:`controls`, names of
@@ -231,10 +244,6 @@ class LiveExplorer:
         assert self.shown is not None
         return self._frames[(self.shown.n_features, self.shown.d_hidden)]
 
-    @property
-    def figure(self):
-        """The matplotlib figure on display."""
-        return self.frame.figure
 
     def _frame_for(self, s: ExplorerSettings):
         key = (s.n_features, s.d_hidden)
@@ -283,9 +292,6 @@ class LiveExplorer:
         self.image.value = frame.png()
         self.frames_drawn += 1
 
-    def _repr_mimebundle_(self, **kwargs) -> dict:
-        return _bundle_with_png(self.widget, self.image, **kwargs)
-
 
 def _bundle_with_png(widget, image, **kwargs) -> dict:
     """A widget's display bundle plus its current image as a PNG, for front ends without widgets."""
@@ -326,7 +332,7 @@ class NeuronExplorer(LiveExplorer):
         return ToyModelConfig(s.n_features, s.d_hidden, hidden_relu=True)
 
 
-class CompositionExplorer:
+class CompositionExplorer(_ShowsFrame):
     """Sliders for three feature values; shows their linear representation and what comes back.
 
     Compares reading features back with a linear probe from the linear code ``r = Σ x_i d_i``
@@ -380,15 +386,8 @@ class CompositionExplorer:
         self.frame.update(rep, self.readouts)
         self.image.value = self.frame.png()
 
-    @property
-    def figure(self):
-        return self.frame.figure
 
-    def _repr_mimebundle_(self, **kwargs) -> dict:
-        return _bundle_with_png(self.widget, self.image, **kwargs)
-
-
-class DecompositionExplorer:
+class DecompositionExplorer(_ShowsFrame):
     """Sliders for the angles and lengths of three features in 2-D and their density (chapter 4).
 
     Nothing trains: each move recomputes the linear model's feature benefit and interference
@@ -489,15 +488,8 @@ class DecompositionExplorer:
                                 f"ReLU loss {v['relu_total']:.4f}")
         self.image.value = self.frame.png()
 
-    @property
-    def figure(self):
-        return self.frame.figure
 
-    def _repr_mimebundle_(self, **kwargs) -> dict:
-        return _bundle_with_png(self.widget, self.image, **kwargs)
-
-
-class PhaseExplorer:
+class PhaseExplorer(_ShowsFrame):
     """Sliders for the extra feature's relative importance ``r`` and the density ``p`` of the
     ``n = 2, m = 1`` model (chapter 5).
 
@@ -582,10 +574,3 @@ class PhaseExplorer:
         self.result, self.label = best, label
         self.status.value = (f"<small>Trained {k} seeds for {self.train_config.steps} steps on {self.device.type} in "
                              f"{time.perf_counter() - started:.2f} s; showing the lowest-loss seed.</small>")
-
-    @property
-    def figure(self):
-        return self.frame.figure
-
-    def _repr_mimebundle_(self, **kwargs) -> dict:
-        return _bundle_with_png(self.widget, self.image, **kwargs)
