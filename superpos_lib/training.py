@@ -203,6 +203,8 @@ def train(
     Args:
         model: has ``loss(x, *loss_args) -> (inst,)``; if it also has
             ``loss_and_grads(x, *loss_args, with_loss=...)`` that is used instead of autograd.
+            If it has ``after_step(step, x, optimizer)``, that runs after every update (the
+            sparse autoencoders keep decoder norms and dead-latent counts there).
         sample: returns the next batch.
         config: the optimiser and schedule.
         loss_args: extra arguments of the loss (the toy models' importance).
@@ -215,6 +217,7 @@ def train(
     params = [p for p in model.parameters()]
     opt = (Adam if config.optimizer == "adam" else SGD)(params, config)
     analytic = hasattr(model, "loss_and_grads")
+    after_step = getattr(model, "after_step", None)
     device = params[0].device
     n_inst = params[0].shape[0]
     n_logged = config.steps // config.log_every
@@ -238,6 +241,8 @@ def train(
                 loss = model.loss(x, *loss_args)
                 grads = torch.autograd.grad(loss.sum(), params)
             opt.step(grads, config.lr_at(step))
+            if after_step is not None:
+                after_step(step, x, opt)
             state.step = step + 1
             if log:
                 state.loss = loss.detach()
