@@ -12,11 +12,12 @@ Chapters import everything they compute from here, one concept per module:
 * ``wordvec``: word vectors from Shakespeare, analogies (chapter 1)
 * ``privileged``: rotations, the neuron model, basis alignment (chapter 2)
 * ``phases``: phase diagrams of superposition, exact one-hot losses, k-gons (chapter 5)
+* ``sae``: sparse autoencoders (ReLU+L1, TopK, JumpReLU), dead latents, recovery metrics (chapter 8)
 * ``plotting``: pure figure builders (matplotlib, and plotly for the static site)
 * ``widgets``: live explorers; ``book_build``: the Sphinx extension that builds the site
 """
 
-from . import data, features, metrics, models, phases, plotting, privileged, runtime, training, widgets, wordvec
+from . import data, features, metrics, models, phases, plotting, privileged, runtime, sae, training, widgets, wordvec
 from .data import generate_batch, importance_decay, log_densities
 from .models import ToyModel, ToyModelConfig
 from .runtime import describe_device, get_device, setup_notebook
@@ -33,6 +34,7 @@ __all__ = [
     "plotting",
     "privileged",
     "runtime",
+    "sae",
     "training",
     "widgets",
     "wordvec",

@@ -73,6 +73,8 @@ __all__ = [
     "evaluate",
     "pca_directions",
     "ica_directions",
+    "pca_fvu",
+    "hidden_activations",
 ]
 
 KINDS = ("relu_l1", "topk", "jumprelu")
@@ -874,6 +876,15 @@ def pca_directions(acts: Float[Tensor, "n d_in"], n_components: int | None = Non
     return Vh[:n_components]
 
 
+def pca_fvu(acts: Float[Tensor, "n d_in"]) -> Float[Tensor, "d_in"]:
+    """FVU of the best rank-``L`` linear reconstruction (the top ``L`` principal components),
+    for ``L = 1 .. d_in``: the dense baseline on an L0–FVU plot (it uses ``L`` numbers per input)."""
+    acts = _check_acts(acts, "acts").double()
+    centred = acts - acts.mean(0)
+    var = torch.linalg.svdvals(centred).square()
+    return (1 - var.cumsum(0) / var.sum()).clamp(min=0).float()
+
+
 def ica_directions(
     acts: Float[Tensor, "n d_in"], n_components: int | None = None, *, seed: int = 0, max_iter: int = 400
 ) -> Float[Tensor, "n_components d_in"]:
@@ -901,3 +912,29 @@ def ica_directions(
     sign = torch.where(sources.pow(3).mean(0) >= 0, 1.0, -1.0)
     mix = mix * sign[:, None]
     return mix / mix.norm(dim=1, keepdim=True).clamp(min=1e-12)
+
+
+# -- a toy model's activations ---------------------------------------------------------------------
+
+
+@torch.no_grad()
+def hidden_activations(
+    W: Float[Tensor, "d_hidden feats"],
+    feature_probability: float,
+    n_samples: int,
+    *,
+    seed: int = 0,
+) -> tuple[Float[Tensor, "n d_hidden"], Float[Tensor, "feats d_hidden"]]:
+    """A TMS model's hidden activations ``h = W x`` on fresh sparse features, and the true
+    feature directions in that hidden space (the columns of ``W``, as rows): an SAE's data and
+    its answer key. Inputs on which no feature is active give ``h = 0``; they are kept (an SAE
+    must learn to stay silent on them)."""
+    from .data import generate_batch
+
+    if W.ndim != 2:
+        raise ValueError(f"W must be (d_hidden, feats), got {tuple(W.shape)}")
+    _check_positive_int(n_samples, "n_samples")
+    gen = torch.Generator().manual_seed(seed)
+    x = generate_batch(feature_probability, n_samples, W.shape[1], generator=gen)[0]
+    W = W.detach().float().cpu()
+    return x @ W.T, W.T.clone()

@@ -21,10 +21,11 @@ import ipywidgets as W
 import torch
 
 from . import metrics, phases
+from . import sae as sae_lib
 from .data import generate_batch, importance_decay
 from .models import ToyModelConfig
 from .features import CompositionDemo
-from .plotting import CompositionFrame, DecompositionFrame, ExplorerFrame, NeuronFrame, PhaseFrame
+from .plotting import CompositionFrame, DecompositionFrame, ExplorerFrame, NeuronFrame, PhaseFrame, SAEFrame
 from .runtime import get_device
 from .training import ToyModels, TrainConfig, TrainState, fit_toy_models
 
@@ -37,6 +38,7 @@ __all__ = [
     "CompositionExplorer",
     "DecompositionExplorer",
     "PhaseExplorer",
+    "SAEExplorer",
 ]
 
 
@@ -574,3 +576,128 @@ class PhaseExplorer(_ShowsFrame):
         self.result, self.label = best, label
         self.status.value = (f"<small>Trained {k} seeds for {self.train_config.steps} steps on {self.device.type} in "
                              f"{time.perf_counter() - started:.2f} s; showing the lowest-loss seed.</small>")
+
+
+SAE_EXPLORER_TRAINING = TrainConfig(steps=600, batch_size=512, lr=1e-2, betas=(0.9, 0.999), warmup=0.02)
+
+
+class SAEExplorer(_ShowsFrame):
+    """Controls for an SAE's variant, sparsity and dictionary size, on a toy model's hidden
+    activations (chapter 8).
+
+    Every move retrains ``n_seeds`` SAEs at once (latest request wins) and shows the one with
+    the lowest loss: its decoder rows over the true feature directions, its training loss, and
+    its L0, FVU, MMCS, matched MMCS and dead latents (in :attr:`metrics`).
+
+    Args:
+        acts: ``(n, 2)`` activations to train on (e.g. from :func:`~superpos_lib.sae.hidden_activations`).
+        true_directions: ``(feats, 2)`` the features to recover.
+        kind, l1_coeff, k, d_sae: the initial control values (``k`` is the target L0 for jumprelu).
+        resample: resample dead latents of relu_l1 SAEs (every 100 steps).
+    """
+
+    def __init__(
+        self,
+        acts: Tensor,
+        true_directions: Tensor,
+        *,
+        kind: str = "relu_l1",
+        l1_coeff: float = 0.1,
+        k: int = 1,
+        d_sae: int = 5,
+        resample: bool = True,
+        n_seeds: int = 4,
+        train_config: TrainConfig = SAE_EXPLORER_TRAINING,
+        device: str | torch.device | None = None,
+        seed: int = 0,
+        max_d_sae: int = 16,
+    ):
+        sae_lib._check_acts(acts, "acts")
+        if true_directions.ndim != 2 or true_directions.shape[1] != acts.shape[1] or acts.shape[1] != 2:
+            raise ValueError(f"acts and true_directions must both have 2 columns, got {tuple(acts.shape)} and {tuple(true_directions.shape)}")
+        if n_seeds < 1:
+            raise ValueError(f"n_seeds must be >= 1, got {n_seeds}")
+        self.acts, self.true_directions = acts, true_directions
+        self.eval_acts = acts[: 2**14]
+        self.n_seeds, self.train_config, self.resample, self.seed = n_seeds, train_config, resample, seed
+        self.device = get_device(device)
+        cu = dict(continuous_update=False, style={"description_width": "130px"}, layout=W.Layout(width="400px"))
+        self.kind_buttons = W.ToggleButtons(options=[("ReLU + L1", "relu_l1"), ("TopK", "topk"), ("JumpReLU", "jumprelu")],
+                                            value=kind, style={"button_width": "100px"})
+        self.l1_slider = W.FloatLogSlider(l1_coeff, base=10, min=-3, max=0, step=0.1, description="λ (ReLU + L1)", readout_format=".3f", **cu)
+        self.k_slider = W.IntSlider(k, min=1, max=max_d_sae, description="k / target L0", **cu)
+        self.d_sae_slider = W.IntSlider(d_sae, min=1, max=max_d_sae, description="dictionary size", **cu)
+        self.frame = SAEFrame(train_config.steps)
+        self.image = W.Image(format="png", layout=W.Layout(width="100%", max_width="760px"))
+        self.status = W.HTML()
+        self.widget = W.VBox([self.kind_buttons, self.l1_slider, self.k_slider, self.d_sae_slider, self.image, self.status])
+        self.metrics: dict[str, float] = {}
+        self.result: sae_lib.SAETraining | None = None
+        self._holding = False
+        for w in (self.kind_buttons, self.l1_slider, self.k_slider, self.d_sae_slider):
+            w.observe(self._on_change, names="value")
+        self._worker = LatestOnlyWorker(self._retrain)
+        self._worker.submit(self._job())
+        self._worker.wait()
+
+    def _job(self) -> tuple[str, float, int]:
+        kind, d = self.kind_buttons.value, int(self.d_sae_slider.value)
+        sparsity = float(self.l1_slider.value) if kind == "relu_l1" else float(min(int(self.k_slider.value), d))
+        return kind, sparsity, d
+
+    def _on_change(self, _change=None) -> None:
+        if not self._holding:
+            self._worker.submit(self._job())
+
+    def update(self, *, kind: str | None = None, l1_coeff: float | None = None, k: int | None = None,
+               d_sae: int | None = None) -> dict[str, float]:
+        """Move the controls, retrain and wait; returns :attr:`metrics` of the SAE shown."""
+        if kind is not None:
+            sae_lib._check_kind(kind)
+        if l1_coeff is not None and not 1e-3 <= l1_coeff <= 1:
+            raise ValueError(f"l1_coeff must be in [0.001, 1], got {l1_coeff!r}")
+        for v, name, w in ((k, "k", self.k_slider), (d_sae, "d_sae", self.d_sae_slider)):
+            if v is not None and not w.min <= v <= w.max:
+                raise ValueError(f"{name} must be in [{w.min}, {w.max}], got {v!r}")
+        self._holding = True
+        try:
+            for v, w in ((kind, self.kind_buttons), (l1_coeff, self.l1_slider), (k, self.k_slider), (d_sae, self.d_sae_slider)):
+                if v is not None:
+                    w.value = v
+        finally:
+            self._holding = False
+        self._worker.submit(self._job())
+        self._worker.wait()
+        return self.metrics
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for pending retraining to finish."""
+        return self._worker.wait(timeout)
+
+    def _retrain(self, job: tuple[str, float, int], is_stale: Callable[[], bool]) -> None:
+        kind, sparsity, d = job
+        started = time.perf_counter()
+        config = sae_lib.SAEConfig(2, d, kind, n_inst=self.n_seeds,
+                                   resample_every=100 if (self.resample and kind == "relu_l1") else None)
+        res = sae_lib.train_saes(self.acts, config, sparsity, train_config=self.train_config, seed=self.seed,
+                                 device=self.device, callbacks=[lambda _s: is_stale()], callback_every=50, progress=False)
+        if is_stale():
+            return
+        m = sae_lib.evaluate(res.sae, self.eval_acts)
+        best = int(res.loss_history[-5:].mean(0).argmin())
+        W_dec = res.sae.W_dec[best].detach()
+        dead = m.density[best] == 0
+        self.metrics = {
+            "l0": float(m.l0[best]), "fvu": float(m.fvu[best]), "dead": int(dead.sum()),
+            "mmcs": sae_lib.mmcs(self.true_directions, W_dec),
+            "matched_mmcs": sae_lib.matched_mmcs(self.true_directions, W_dec),
+        }
+        v = self.metrics
+        setting = f"λ = {sparsity:.3g}" if kind == "relu_l1" else f"{'k' if kind == 'topk' else 'target L0'} = {sparsity:g}"
+        self.frame.update(self.true_directions, W_dec, dead, res.logged_steps, res.loss_history[:, best],
+                          title=f"{kind}, {setting}, {d} latents: MMCS {v['mmcs']:.3f}, matched {v['matched_mmcs']:.3f}, "
+                                f"L0 {v['l0']:.2f}, FVU {v['fvu']:.3f}, dead {v['dead']}")
+        self.image.value = self.frame.png()
+        self.result = res
+        self.status.value = (f"<small>Trained {self.n_seeds} SAEs for {self.train_config.steps} steps on {self.device.type} in "
+                             f"{time.perf_counter() - started:.2f} s; showing the lowest-loss one.</small>")
