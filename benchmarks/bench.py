@@ -165,7 +165,10 @@ def main() -> dict:
         phase_explorer.update(r=1.0, p=0.3 + 0.01 * k)
         phase_runs.append(time.perf_counter() - t)
 
+    sae_figures = sae_benchmarks(args.quick, device)
+
     return {
+        **sae_figures,
         "device": str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
         "torch_threads": torch.get_num_threads(),
         "quick": args.quick,
@@ -190,6 +193,86 @@ def main() -> dict:
         "phase_grid_loop_s": round(loop_s, 2),
         "phase_grid_speedup": round(loop_s / grid_s, 1),
         "phase_explorer_retrain_s": round(statistics.median(phase_runs), 3),
+    }
+
+
+def naive_sae_steps(data, d_sae: int, lam: float, steps: int, batch: int, device) -> None:
+    """The baseline: one textbook PyTorch SAE (nn.Linear layers, torch.optim.Adam, unit-norm
+    decoder), trained alone; a sweep runs this once per setting."""
+    from torch import nn
+
+    d_in = data.d_in
+    enc, dec = nn.Linear(d_in, d_sae).to(device), nn.Linear(d_sae, d_in).to(device)
+    opt = torch.optim.Adam([*enc.parameters(), *dec.parameters()], lr=1e-2)
+    for _ in range(steps):
+        x = data.sample(batch)
+        f = torch.relu(enc(x - dec.bias))
+        loss = (dec(f) - x).square().sum(-1).mean() + lam * f.sum(-1).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            dec.weight /= dec.weight.norm(dim=0, keepdim=True)
+
+
+def sae_benchmarks(quick: bool, device) -> dict:
+    """SAE training throughput (batched sweep vs a loop of naive SAEs), the full-size
+    ground-truth recovery (Sharkey et al.: d = 256, 512 features, 5 active), explorer latency."""
+    from superpos_lib import sae as S
+    from superpos_lib.data import GroundTruthData
+    from superpos_lib.widgets import SAEExplorer
+    from superpos_lib.training import fit_toy_models
+    from superpos_lib.models import ToyModelConfig
+
+    data = GroundTruthData(128, 64, device=device)
+    lams = [0.03, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0]
+    steps = 20 if quick else 300
+    cfg = TrainConfig(steps=steps, batch_size=512, lr=1e-2, betas=(0.9, 0.999), warmup=0.02)
+    _sync(device)
+    t = time.perf_counter()
+    S.train_saes(data.batches(512), S.SAEConfig(64, 128, "relu_l1", n_inst=len(lams)), lams, train_config=cfg,
+                 device=device, progress=False)
+    _sync(device)
+    batched_s = time.perf_counter() - t
+    t = time.perf_counter()
+    for lam in lams:
+        naive_sae_steps(data, 128, lam, steps, 512, device)
+    _sync(device)
+    naive_s = time.perf_counter() - t
+
+    full = GroundTruthData(512, 256, n_active=5, device=device)
+    full_cfg = TrainConfig(steps=20 if quick else 2000, batch_size=1024, lr=1e-2, betas=(0.9, 0.999), warmup=0.02)
+    _sync(device)
+    t = time.perf_counter()
+    run = S.train_saes(full.batches(1024), S.SAEConfig(256, 512, "relu_l1"), 0.1, train_config=full_cfg,
+                       device=device, progress=False)
+    _sync(device)
+    recovery_s = time.perf_counter() - t
+    ev = S.evaluate(run.sae, full.sample(2**14, generator=torch.Generator(device=full.device).manual_seed(7)))
+    W = run.sae.W_dec[0].detach()
+
+    toy = fit_toy_models(ToyModelConfig(5, 2, 4), torch.full((4, 5), 0.05), torch.ones(4, 5), n_seeds=4,
+                         train_config=TrainConfig(steps=50) if quick else TrainConfig(), device=device).best()
+    acts, true = S.hidden_activations(toy.W[0], 0.05, 50_000)
+    ex_cfg = TrainConfig(steps=30, batch_size=512, lr=1e-2) if quick else None
+    explorer = SAEExplorer(acts, true, l1_coeff=0.3, device=device, **({"train_config": ex_cfg} if ex_cfg else {}))
+    runs = []
+    for k in range(1 if quick else 7):
+        t = time.perf_counter()
+        explorer.update(l1_coeff=0.3 + 0.01 * k)
+        runs.append(time.perf_counter() - t)
+    return {
+        "sae_sweep_instances": len(lams),
+        "sae_steps_per_s": round(len(lams) * steps / batched_s, 1),
+        "sae_naive_steps_per_s": round(len(lams) * steps / naive_s, 1),
+        "sae_speedup": round(naive_s / batched_s, 2),
+        "sae_recovery_s": round(recovery_s, 2),
+        "sae_recovery_mmcs": round(S.mmcs(full.features, W), 4),
+        "sae_recovery_matched_mmcs": round(S.matched_mmcs(full.features, W), 4),
+        "sae_recovery_l0": round(float(ev.l0[0]), 2),
+        "sae_recovery_fvu": round(float(ev.fvu[0]), 4),
+        "sae_recovery_dead": round(float(ev.dead[0]), 4),
+        "sae_explorer_retrain_s": round(statistics.median(runs), 3),
     }
 
 

@@ -92,7 +92,8 @@ def test_benchmark_script_runs_and_reports_every_figure():
     assert run.returncode == 0, run.stderr
     figures = json.loads(run.stdout.strip().splitlines()[-1])
     for key in ["intro_reference_s", "intro_ours_s", "intro_speedup", "intro_loss_ratio_max", "explorer_retrain_s",
-                "neuron_explorer_retrain_s", "phase_grid_s", "phase_grid_loop_s", "phase_explorer_retrain_s"]:
+                "neuron_explorer_retrain_s", "phase_grid_s", "phase_grid_loop_s", "phase_explorer_retrain_s",
+                "sae_steps_per_s", "sae_naive_steps_per_s", "sae_speedup", "sae_recovery_s", "sae_explorer_retrain_s"]:
         assert isinstance(figures[key], float) and figures[key] > 0, key
     assert figures["device"] == "cpu" and figures["quick"] is True
     assert len(figures["intro_loss_ratio_per_density"]) == 10
