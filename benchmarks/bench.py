@@ -33,14 +33,17 @@ import argparse
 import json
 import statistics
 import time
+from dataclasses import replace
 
 import torch
 
+from superpos_lib import phases
+from superpos_lib import sae as S
 from superpos_lib.data import FeatureSampler, importance_decay, log_densities
-from superpos_lib.models import ToyModel, ToyModelConfig
+from superpos_lib.models import ToyModel, ToyModelConfig, evaluate_loss, train_toy_models
 from superpos_lib.runtime import get_device
-from superpos_lib.training import TrainConfig, evaluate_loss, train
-from superpos_lib.widgets import NeuronExplorer, SuperpositionExplorer
+from superpos_lib.training import TrainConfig, train
+from superpos_lib.widgets import NeuronExplorer, PhaseExplorer, SAEExplorer, SuperpositionExplorer
 
 N_FEATURES, D_HIDDEN, SEEDS = 5, 2, 4
 
@@ -86,10 +89,7 @@ def our_recipe(feature_probability, importance, W0, config):
 
 
 def shared_eval(W, b_final, feature_probability, importance, n_samples):
-    model = ToyModel(ToyModelConfig(N_FEATURES, D_HIDDEN, W.shape[0]), device=W.device)
-    with torch.no_grad():
-        model.W.copy_(W)
-        model.b_final.copy_(b_final)
+    model = ToyModel.from_weights(W, b_final, device=W.device)
     return evaluate_loss(model, feature_probability, importance, n_samples=n_samples, seed=2024).cpu()
 
 
@@ -139,9 +139,6 @@ def main() -> dict:
             explorer.update()
             runs.append(time.perf_counter() - t)
         latency[name] = runs
-
-    from superpos_lib import phases
-    from superpos_lib.widgets import PhaseExplorer
 
     side = 4 if args.quick else 20
     grid_config = TrainConfig(steps=50, batch_size=256) if args.quick else TrainConfig(batch_size=256)
@@ -218,16 +215,10 @@ def naive_sae_steps(data, d_sae: int, lam: float, steps: int, batch: int, device
 def sae_benchmarks(quick: bool, device) -> dict:
     """SAE training throughput (batched sweep vs a loop of naive SAEs), the full-size
     ground-truth recovery (Sharkey et al.: d = 256, 512 features, 5 active), explorer latency."""
-    from superpos_lib import sae as S
-    from superpos_lib.data import GroundTruthData
-    from superpos_lib.widgets import SAEExplorer
-    from superpos_lib.training import fit_toy_models
-    from superpos_lib.models import ToyModelConfig
-
-    data = GroundTruthData(128, 64, device=device)
+    data = S.GroundTruthData(128, 64, device=device)
     lams = [0.03, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0]
     steps = 20 if quick else 300
-    cfg = TrainConfig(steps=steps, batch_size=512, lr=1e-2, betas=(0.9, 0.999), warmup=0.02)
+    cfg = replace(S.SAE_TRAIN_CONFIG, steps=steps, batch_size=512)
     _sync(device)
     t = time.perf_counter()
     S.train_saes(data.batches(512), S.SAEConfig(64, 128, "relu_l1", n_inst=len(lams)), lams, train_config=cfg,
@@ -240,22 +231,21 @@ def sae_benchmarks(quick: bool, device) -> dict:
     _sync(device)
     naive_s = time.perf_counter() - t
 
-    full = GroundTruthData(512, 256, n_active=5, device=device)
-    full_cfg = TrainConfig(steps=20 if quick else 2000, batch_size=1024, lr=1e-2, betas=(0.9, 0.999), warmup=0.02)
+    full = S.GroundTruthData(512, 256, n_active=5, device=device)
+    full_cfg = replace(S.SAE_TRAIN_CONFIG, steps=20) if quick else S.SAE_TRAIN_CONFIG
     _sync(device)
     t = time.perf_counter()
     run = S.train_saes(full.batches(1024), S.SAEConfig(256, 512, "relu_l1"), 0.1, train_config=full_cfg,
                        device=device, progress=False)
     _sync(device)
     recovery_s = time.perf_counter() - t
-    ev = S.evaluate(run.sae, full.sample(2**14, generator=torch.Generator(device=full.device).manual_seed(7)))
-    W = run.sae.W_dec[0].detach()
+    ev = S.evaluate(run.sae, full.sample(2**14, generator=torch.Generator(device=full.device).manual_seed(7)),
+                    true_directions=full.features)
 
-    toy = fit_toy_models(ToyModelConfig(5, 2, 4), torch.full((4, 5), 0.05), torch.ones(4, 5), n_seeds=4,
-                         train_config=TrainConfig(steps=50) if quick else TrainConfig(), device=device).best()
+    toy = train_toy_models(5, 2, 0.05, n_inst=4, steps=50 if quick else None, device=device).best()
     acts, true = S.hidden_activations(toy.W[0], 0.05, 50_000)
-    ex_cfg = TrainConfig(steps=30, batch_size=512, lr=1e-2) if quick else None
-    explorer = SAEExplorer(acts, true, l1_coeff=0.3, device=device, **({"train_config": ex_cfg} if ex_cfg else {}))
+    ex_cfg = replace(S.SAE_EXPLORER_TRAINING, steps=30) if quick else S.SAE_EXPLORER_TRAINING
+    explorer = SAEExplorer(acts, true, l1_coeff=0.3, device=device, train_config=ex_cfg)
     runs = []
     for k in range(1 if quick else 7):
         t = time.perf_counter()
@@ -267,8 +257,8 @@ def sae_benchmarks(quick: bool, device) -> dict:
         "sae_naive_steps_per_s": round(len(lams) * steps / naive_s, 1),
         "sae_speedup": round(naive_s / batched_s, 2),
         "sae_recovery_s": round(recovery_s, 2),
-        "sae_recovery_mmcs": round(S.mmcs(full.features, W), 4),
-        "sae_recovery_matched_mmcs": round(S.matched_mmcs(full.features, W), 4),
+        "sae_recovery_mmcs": round(float(ev.mmcs[0]), 4),
+        "sae_recovery_matched_mmcs": round(float(ev.matched_mmcs[0]), 4),
         "sae_recovery_l0": round(float(ev.l0[0]), 2),
         "sae_recovery_fvu": round(float(ev.fvu[0]), 4),
         "sae_recovery_dead": round(float(ev.dead[0]), 4),

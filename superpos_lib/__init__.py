@@ -1,53 +1,78 @@
 """superpos_lib: the library behind the superpos textbook on superposition.
 
-Chapters import everything they compute from here, one concept per module:
+Chapters import everything they compute from here. A flat shared core, one concept per module:
 
+* ``checks``: argument checks (a ``ValueError`` naming the argument)
 * ``runtime``: device choice (CUDA > MPS > CPU), CPU threads, the notebook setup cell
 * ``data``: sparse synthetic features with per-instance density and importance
-* ``models``: ``ToyModel``, batched over instances (linear/ReLU output, optional hidden ReLU)
-* ``training``: the one training loop; ``train_toy_models`` for learners
-* ``metrics``: norms, superposition, feature dimensionality, the dense closed-form loss, the
-  linear model's loss decomposition (feature benefit + interference)
-* ``features``: linear vs packed codes, probes, the superposition test (chapter 1)
-* ``wordvec``: word vectors from Shakespeare, analogies (chapter 1)
-* ``privileged``: rotations, the neuron model, basis alignment (chapter 2)
-* ``phases``: phase diagrams of superposition, exact one-hot losses, k-gons (chapter 5)
-* ``sae``: sparse autoencoders (ReLU+L1, TopK, JumpReLU), dead latents, recovery metrics (chapter 8)
-* ``plotting``: pure figure builders (matplotlib, and plotly for the static site)
-* ``widgets``: live explorers; ``book_build``: the Sphinx extension that builds the site
+* ``training``: the one generic training loop, for any model batched over instances
+* ``models``: the toy model ``ToyModel`` and how to train it (``train_toy_models``)
+* ``metrics``: norms, superposition, feature dimensionality, the loss decomposition
+* ``ui``: the figure-frame base, the one explorer base, drawers, sliders, tables
+
+and one package per topic, each holding that topic's analysis, figures and explorer:
+
+* ``features``: chapter 1, features, decomposability and linearity (TMS §1)
+* ``privileged``: chapter 2, privileged and non-privileged bases (TMS §3, §8)
+* ``superposition``: chapter 3, demonstrating superposition (TMS §2)
+* ``decomposition``: chapter 4, the mathematics of superposition (TMS §4)
+* ``phases``: chapter 5, phase changes (TMS §5) and k-gon learning dynamics (Chen et al. 2023)
+* ``sae``: chapter 8, sparse autoencoders (Bricken et al. 2023, Gao et al. 2024,
+  Rajamanoharan et al. 2024, Sharkey et al. 2022)
+
+``widgets`` gathers every explorer. The static site's build machinery is not part of the
+library: it is the Sphinx extension in ``_ext/superpos_site`` beside ``_config.yml``.
 """
 
-from . import data, features, metrics, models, phases, plotting, privileged, runtime, sae, training, widgets, wordvec
+from . import (
+    checks,
+    data,
+    decomposition,
+    features,
+    metrics,
+    models,
+    phases,
+    privileged,
+    runtime,
+    sae,
+    superposition,
+    training,
+    ui,
+    widgets,
+)
 from .data import generate_batch, importance_decay, log_densities
-from .models import ToyModel, ToyModelConfig
+from .models import ToyModel, ToyModelConfig, ToyModels, evaluate_loss, fit_toy_models, train_toy_models
 from .runtime import describe_device, get_device, setup_notebook
-from .training import TrainConfig, ToyModels, fit_toy_models, train, train_toy_models
+from .training import TrainConfig, train
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
+    "checks",
     "data",
+    "decomposition",
     "features",
     "metrics",
     "models",
     "phases",
-    "plotting",
     "privileged",
     "runtime",
     "sae",
+    "superposition",
     "training",
+    "ui",
     "widgets",
-    "wordvec",
     "generate_batch",
     "importance_decay",
     "log_densities",
     "ToyModel",
     "ToyModelConfig",
-    "TrainConfig",
     "ToyModels",
+    "evaluate_loss",
     "fit_toy_models",
-    "train",
     "train_toy_models",
+    "TrainConfig",
+    "train",
     "describe_device",
     "get_device",
     "setup_notebook",

@@ -13,13 +13,14 @@ a toy-model training step on a CPU.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from .checks import check_choice, check_number, check_positive_int
 from .runtime import get_device
 
 __all__ = [
@@ -30,7 +31,6 @@ __all__ = [
     "generate_batch",
     "FeatureSampler",
     "OneHotSampler",
-    "GroundTruthData",
 ]
 
 ArrayLike = float | int | Sequence | np.ndarray | Tensor  # scalar, nested lists, arrays
@@ -38,9 +38,8 @@ ArrayLike = float | int | Sequence | np.ndarray | Tensor  # scalar, nested lists
 
 def importance_decay(n_features: int, decay: float) -> Float[Tensor, "feats"]:
     """Importances ``decay ** i`` for ``i = 0..n_features-1`` (TMS uses 0.9 and 0.7)."""
-    _check_positive_int(n_features, "n_features")
-    if not np.isfinite(decay) or decay <= 0:
-        raise ValueError(f"decay must be a finite number > 0, got {decay!r}")
+    check_positive_int(n_features, "n_features")
+    check_number(decay, "decay", low=0, low_open=True)
     return decay ** torch.arange(n_features, dtype=torch.float32)
 
 
@@ -49,18 +48,12 @@ def log_densities(n: int = 10, min_density: float = 0.05) -> Float[Tensor, "n"]:
 
     The defaults give TMS's intro sweep ``p = 20 ** (-k / 9)``, ``k = 0..9``.
     """
-    _check_positive_int(n, "n")
-    if not (0 < min_density <= 1):
-        raise ValueError(f"min_density must be in (0, 1], got {min_density!r}")
+    check_positive_int(n, "n")
+    check_number(min_density, "min_density", low=0, high=1, low_open=True)
     if n == 1:
         return torch.ones(1)
     k = torch.arange(n, dtype=torch.float64) / (n - 1)
     return (min_density**k).float()
-
-
-def _check_positive_int(value: int, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 def as_inst_feats(
@@ -132,7 +125,7 @@ def broadcast_instances(
             )
     if n_inst is None:
         n_inst = implied
-    _check_positive_int(n_inst, "n_inst")
+    check_positive_int(n_inst, "n_inst")
     if n_inst % implied:
         raise ValueError(
             f"n_inst={n_inst} must be a multiple of the {implied} instance(s) that "
@@ -176,7 +169,7 @@ def generate_batch(
         generator: a ``torch.Generator`` on ``device`` for reproducible draws.
         device: where to create the batch.
     """
-    _check_positive_int(batch_size, "batch_size")
+    check_positive_int(batch_size, "batch_size")
     if n_features is None:
         shape = torch.as_tensor(feature_probability).shape
         if len(shape) == 0:
@@ -210,9 +203,8 @@ class FeatureSampler:
         device: str | torch.device | None = "cpu",
         backend: str | None = None,
     ):
-        _check_positive_int(batch_size, "batch_size")
-        if backend not in (None, "numpy", "torch"):
-            raise ValueError(f"backend must be None, 'numpy' or 'torch', got {backend!r}")
+        check_positive_int(batch_size, "batch_size")
+        check_choice(backend, "backend", (None, "numpy", "torch"))
         p = torch.as_tensor(feature_probability, dtype=torch.float32)
         if p.ndim != 2:
             raise ValueError(f"feature_probability must be (inst, feats), got shape {tuple(p.shape)}")
@@ -260,7 +252,7 @@ class OneHotSampler:
         device: str | torch.device | None = "cpu",
     ):
         for value, name in ((n_inst, "n_inst"), (n_features, "n_features"), (batch_size, "batch_size")):
-            _check_positive_int(value, name)
+            check_positive_int(value, name)
         self.device = get_device(device)
         self.n_features = n_features
         self._gen = torch.Generator(device=self.device).manual_seed(seed)
@@ -274,75 +266,3 @@ class OneHotSampler:
         self._val.uniform_(generator=self._gen)
         self._buf.zero_().scatter_(1, self._idx, self._val)
         return self._buf.mT
-
-
-class GroundTruthData:
-    """Sharkey et al.'s ground-truth data for sparse autoencoders: known features, mixed.
-
-    ``n_features`` random unit directions in ``d_in`` dimensions (more features than
-    dimensions); each sample switches feature ``i`` on with probability ``p_i`` (on average
-    ``n_active`` per sample), gives it a value uniform on ``[0, 1)``, and sums the active
-    directions: ``x = Σ_i c_i f_i``. An SAE trained on ``x`` is scored by how well its decoder
-    rows recover the rows of :attr:`features`.
-
-    Args:
-        n_features: number of true features.
-        d_in: dimension of the data.
-        n_active: mean number of active features per sample.
-        decay: ``None`` for equally frequent features; otherwise feature ``i``'s frequency is
-            proportional to ``decay ** i`` (rare features are the hard ones).
-        seed: seeds the directions; sampling uses its own generator (``sample(..., generator)``).
-        device: where directions live and samples are drawn.
-
-    Attributes:
-        features: ``(feats, d_in)`` unit rows, the true directions.
-        probability: ``(feats,)`` each feature's chance of being active.
-    """
-
-    def __init__(
-        self,
-        n_features: int = 512,
-        d_in: int = 256,
-        *,
-        n_active: float = 5.0,
-        decay: float | None = None,
-        seed: int = 0,
-        device: str | torch.device | None = "cpu",
-    ):
-        _check_positive_int(n_features, "n_features")
-        _check_positive_int(d_in, "d_in")
-        if not (np.isfinite(n_active) and 0 < n_active <= n_features):
-            raise ValueError(f"n_active must be in (0, n_features], got {n_active!r}")
-        if decay is not None and not (0 < decay <= 1):
-            raise ValueError(f"decay must be None or in (0, 1], got {decay!r}")
-        self.device = get_device(device)
-        gen = torch.Generator().manual_seed(seed)
-        f = torch.randn(n_features, d_in, generator=gen)
-        self.features = (f / f.norm(dim=1, keepdim=True)).to(self.device)
-        rel = torch.ones(n_features) if decay is None else decay ** torch.arange(n_features, dtype=torch.float32)
-        self.probability = (rel * (n_active / rel.sum())).clamp(max=1.0).to(self.device)
-        self._gen = torch.Generator(device=self.device).manual_seed(seed + 1)
-
-    @property
-    def n_features(self) -> int:
-        return self.features.shape[0]
-
-    @property
-    def d_in(self) -> int:
-        return self.features.shape[1]
-
-    def coefficients(self, batch_size: int, generator: torch.Generator | None = None) -> Float[Tensor, "batch feats"]:
-        """Feature values ``c``: active with probability ``p_i``, then uniform on ``[0, 1)``."""
-        _check_positive_int(batch_size, "batch_size")
-        u = torch.rand(batch_size, self.n_features, generator=generator or self._gen, device=self.device)
-        x = u.mul_(1 / self.probability)  # present iff u < p, then u / p is uniform on [0, 1)
-        return x.mul_(x < 1)
-
-    def sample(self, batch_size: int, generator: torch.Generator | None = None) -> Float[Tensor, "batch d_in"]:
-        """A batch of data ``x = c @ features``."""
-        return self.coefficients(batch_size, generator) @ self.features
-
-    def batches(self, batch_size: int) -> Iterator[Float[Tensor, "batch d_in"]]:
-        """An endless stream of fresh batches (what an SAE trains on)."""
-        while True:
-            yield self.sample(batch_size)

@@ -1,4 +1,4 @@
-"""Measurements of learned toy models (TMS §2–§4), named and defined as in the paper.
+"""Measurements of learned toy models (TMS §2–§4), named and defined as in the paper (chapters 3–8).
 
 For feature ``i`` with direction ``W_i`` (column ``i`` of ``W``) and unit direction ``Ŵ_i``:
 
@@ -6,7 +6,12 @@ For feature ``i`` with direction ``W_i`` (column ``i`` of ``W``) and unit direct
 * superposition ``Σ_{j≠i} (Ŵ_i · W_j)²``: how much other features project onto ``W_i``'s
   direction; 0 when ``W_i`` has a dimension to itself;
 * feature dimensionality ``D_i = ‖W_i‖² / Σ_j (Ŵ_i · W_j)²`` (``j`` includes ``i``): the
-  fraction of a dimension feature ``i`` gets (1 alone, 1/2 in an antipodal pair, 2/5 in a pentagon).
+  fraction of a dimension feature ``i`` gets (1 alone, 1/2 in an antipodal pair, 2/5 in a pentagon);
+* the linear model's expected loss split into *feature benefit* and *interference* (TMS §4,
+  chapter 4), and the pairwise interference a ReLU output pays or not.
+
+The loss decomposition lives here, beside the other measurements of ``W``, rather than in the
+chapter-4 package: it is the measurement the later chapters (geometry, computation) reuse.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from .checks import check_positive_int, check_weights
 from .data import as_inst_feats
 
 __all__ = [
@@ -42,22 +48,15 @@ REPRESENTED = 0.5
 _EPS = 1e-8
 
 
-def _check_W(W: Tensor) -> None:
-    if W.ndim != 3:
-        raise ValueError(f"W must have shape (inst, d_hidden, feats), got {tuple(W.shape)}")
-    if torch.isnan(W).any():
-        raise ValueError("W contains NaN")
-
-
 def feature_norms(W: Float[Tensor, "inst d_hidden feats"]) -> Float[Tensor, "inst feats"]:
     """``‖W_i‖`` for every feature of every instance."""
-    _check_W(W)
+    check_weights(W)
     return W.norm(dim=1)
 
 
 def gram(W: Float[Tensor, "inst d_hidden feats"]) -> Float[Tensor, "inst feats feats"]:
     """``WᵀW``: entry ``(i, j)`` is ``W_i · W_j`` (diagonal: squared norms)."""
-    _check_W(W)
+    check_weights(W)
     return einops.einsum(W, W, "inst d_hidden feats, inst d_hidden feats_j -> inst feats feats_j")
 
 
@@ -82,7 +81,7 @@ def feature_dimensionality(W: Float[Tensor, "inst d_hidden feats"]) -> Float[Ten
 
 def dimensions_per_feature(W: Float[Tensor, "inst d_hidden feats"]) -> Float[Tensor, "inst"]:
     """``m / ‖W‖_F²``: hidden dimensions per (fully) represented feature."""
-    _check_W(W)
+    check_weights(W)
     return W.shape[1] / (W**2).sum((1, 2)).clamp_min(_EPS)
 
 
@@ -93,9 +92,7 @@ def n_represented(W: Float[Tensor, "inst d_hidden feats"], threshold: float = RE
 
 def feature_angles(W: Float[Tensor, "inst 2 feats"]) -> Float[Tensor, "inst feats"]:
     """Angle of each feature's direction in a 2-D hidden space, in degrees in ``(-180, 180]``."""
-    _check_W(W)
-    if W.shape[1] != 2:
-        raise ValueError(f"feature_angles needs d_hidden = 2, got W of shape {tuple(W.shape)}")
+    check_weights(W, d_hidden=2)
     return torch.rad2deg(torch.atan2(W[:, 1], W[:, 0]))
 
 
@@ -126,8 +123,7 @@ def dense_optimal_loss(importance: Float[Tensor, "feats"] | Float[Tensor, "inst 
     its mean through the bias, paying its variance ``1/12``:
     ``L = (1/n) Σ_{dropped i} I_i / 12``.
     """
-    if d_hidden < 1:
-        raise ValueError(f"d_hidden must be >= 1, got {d_hidden}")
+    check_positive_int(d_hidden, "d_hidden")
     imp_t = torch.as_tensor(importance, dtype=torch.float32)
     if imp_t.ndim not in (1, 2):
         raise ValueError(f"importance must be (feats,) or (inst, feats), got {tuple(imp_t.shape)}")
@@ -173,7 +169,7 @@ def loss_decomposition(
     Each term is divided by ``n``, :meth:`~superpos_lib.models.ToyModel.loss`'s convention
     (the mean over features), so ``total`` is what that method estimates.
     """
-    _check_W(W)
+    check_weights(W)
     inst, _, n = W.shape
     shape = (inst, n)
     for name, t in (("feature_probability", feature_probability), ("importance", importance), ("b_final", b_final)):

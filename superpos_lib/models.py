@@ -1,4 +1,4 @@
-"""The toy models of superposition (TMS §2), batched over independent instances.
+"""The toy models of superposition (TMS §2), batched over independent instances, and how to train them.
 
 ``h = W x`` projects ``n_features`` sparse features into ``d_hidden`` dimensions and the model
 reconstructs them with the transpose: ``x' = ReLU(Wᵀ h + b)`` (or without the ReLU: the linear
@@ -13,22 +13,35 @@ is feature ``i``'s direction in instance ``k``'s hidden space.
 Two ways to get gradients, tested against each other: :meth:`ToyModel.loss` is the plain
 definition (use autograd on it), :meth:`ToyModel.loss_and_grads` computes the same loss and its
 gradients by hand in a batch-last layout, which is what the training loop uses.
+
+**Training them.** :func:`train_toy_models` is the one call a learner needs (chapters 2–8 use
+it); :func:`fit_toy_models` is the full-control version on already-shaped ``(inst, feats)``
+settings (callbacks, schedules), which the explorers and the phase diagrams call. Both run the
+library's generic loop (:func:`superpos_lib.training.train`) with the fast recipe of
+:class:`~superpos_lib.training.TrainConfig`: the official TMS recipe (AdamW at lr 1e-3, batch
+1024, 10,000 steps) spends most of its time on per-step overhead and on drawing random numbers;
+1,000 steps of Adam at lr 0.05 with ``β₂ = 0.99``, warm-up and cosine decay reach the same loss
+and the same solutions (``benchmarks/bench.py`` checks both), with every instance of a sweep in
+one batched tensor and the data drawn on the device into a reused buffer.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import einops
 import torch
 from jaxtyping import Float
 from torch import Tensor, nn
 
-from .data import _check_positive_int
+from .checks import check_positive_int, check_weights
+from .data import ArrayLike, FeatureSampler, as_inst_feats, broadcast_instances
 from .runtime import get_device
+from .training import Callback, TrainConfig, train
 
-__all__ = ["ToyModelConfig", "ToyModel"]
+__all__ = ["ToyModelConfig", "ToyModel", "ToyModels", "evaluate_loss", "fit_toy_models", "train_toy_models"]
 
 
 @dataclass(frozen=True)
@@ -50,9 +63,9 @@ class ToyModelConfig:
     hidden_relu: bool = False
 
     def __post_init__(self):
-        _check_positive_int(self.n_features, "n_features")
-        _check_positive_int(self.d_hidden, "d_hidden")
-        _check_positive_int(self.n_inst, "n_inst")
+        check_positive_int(self.n_features, "n_features")
+        check_positive_int(self.d_hidden, "d_hidden")
+        check_positive_int(self.n_inst, "n_inst")
 
 
 class ToyModel(nn.Module):
@@ -77,6 +90,28 @@ class ToyModel(nn.Module):
         W = torch.randn(c.n_inst, c.d_hidden, c.n_features, generator=generator) * std
         self.W = nn.Parameter(W.to(dev))
         self.b_final = nn.Parameter(torch.zeros(c.n_inst, c.n_features, device=dev))
+
+    @classmethod
+    def from_weights(
+        cls,
+        W: Float[Tensor, "inst d_hidden feats"],
+        b_final: Float[Tensor, "inst feats"] | None = None,
+        *,
+        relu: bool = True,
+        hidden_relu: bool = False,
+        device: str | torch.device | None = "cpu",
+    ) -> "ToyModel":
+        """A model holding given weights (``b_final`` defaults to zeros), e.g. to evaluate it."""
+        check_weights(W)
+        n_inst, d_hidden, n_features = W.shape
+        if b_final is not None and tuple(b_final.shape) != (n_inst, n_features):
+            raise ValueError(f"b_final must have shape {(n_inst, n_features)}, got {tuple(b_final.shape)}")
+        model = cls(ToyModelConfig(n_features, d_hidden, n_inst, relu=relu, hidden_relu=hidden_relu), device=device)
+        with torch.no_grad():
+            model.W.copy_(W)
+            if b_final is not None:
+                model.b_final.copy_(b_final)
+        return model
 
     def hidden(self, x: Float[Tensor, "inst batch feats"]) -> Float[Tensor, "inst batch d_hidden"]:
         """The hidden activations ``h = W x`` (``ReLU(W x)`` for the neuron model)."""
@@ -133,3 +168,192 @@ class ToyModel(nn.Module):
             da.mul_(h > 0)
         dW = torch.bmm(a, g.mT).baddbmm_(da, xt.mT)            # (inst, d_hidden, feats)
         return loss, (dW, db)
+
+
+@torch.no_grad()
+def evaluate_loss(
+    model: ToyModel,
+    feature_probability: Float[Tensor, "inst feats"],
+    importance: Float[Tensor, "inst feats"],
+    *,
+    n_samples: int = 2**15,
+    seed: int = 12345,
+    signed: bool = False,
+    chunk: int = 2**13,
+) -> Float[Tensor, "inst"]:
+    """Mean loss per instance on ``n_samples`` fresh samples (the same ones for a given seed)."""
+    check_positive_int(n_samples, "n_samples")
+    device = model.W.device
+    chunk = min(chunk, n_samples)
+    sampler = FeatureSampler(feature_probability, chunk, seed=seed, signed=signed, device=device)
+    imp = importance.to(device)
+    total = torch.zeros(model.W.shape[0], device=device, dtype=torch.float64)
+    n_chunks = math.ceil(n_samples / chunk)
+    for _ in range(n_chunks):
+        total += model.loss(sampler.sample(), imp).double()
+    return (total / n_chunks).float()
+
+
+@dataclass(frozen=True)
+class ToyModels:
+    """Trained toy models, all tensors on the CPU.
+
+    Instances come in groups of ``n_seeds`` consecutive seeds of one configuration (one row of
+    ``feature_probability`` / ``importance``); :meth:`best` keeps the lowest-loss seed of each.
+
+    Attributes:
+        W: ``(inst, d_hidden, feats)``, column ``W[k, :, i]`` is feature ``i``'s direction.
+        b_final: ``(inst, feats)``.
+        loss: ``(inst,)`` final loss on fresh data.
+        feature_probability: ``(inst, feats)`` densities trained on.
+        importance: ``(inst, feats)``.
+        n_seeds: seeds per configuration.
+        config: the architecture.
+        train_config: how they were trained.
+        loss_history: ``(n_logged, inst)`` batch losses during training.
+        logged_steps: the step of each row of ``loss_history``.
+    """
+
+    W: Float[Tensor, "inst d_hidden feats"]
+    b_final: Float[Tensor, "inst feats"]
+    loss: Float[Tensor, "inst"]
+    feature_probability: Float[Tensor, "inst feats"]
+    importance: Float[Tensor, "inst feats"]
+    n_seeds: int
+    config: ToyModelConfig
+    train_config: TrainConfig
+    loss_history: Tensor
+    logged_steps: tuple[int, ...]
+
+    @property
+    def n_inst(self) -> int:
+        return self.W.shape[0]
+
+    def best(self) -> "ToyModels":
+        """The lowest-loss seed of each configuration (``n_inst / n_seeds`` instances)."""
+        groups = self.loss.view(-1, self.n_seeds)
+        idx = groups.argmin(1) + torch.arange(groups.shape[0]) * self.n_seeds
+        return replace(
+            self,
+            W=self.W[idx],
+            b_final=self.b_final[idx],
+            loss=self.loss[idx],
+            feature_probability=self.feature_probability[idx],
+            importance=self.importance[idx],
+            n_seeds=1,
+            config=replace(self.config, n_inst=len(idx)),
+            loss_history=self.loss_history[:, idx],
+        )
+
+    def to_model(self, device: str | torch.device | None = "cpu") -> ToyModel:
+        """A :class:`ToyModel` holding these weights."""
+        c = self.config
+        return ToyModel.from_weights(self.W, self.b_final, relu=c.relu, hidden_relu=c.hidden_relu, device=device)
+
+
+def fit_toy_models(
+    config: ToyModelConfig,
+    feature_probability: Float[Tensor, "inst feats"],
+    importance: Float[Tensor, "inst feats"],
+    *,
+    n_seeds: int = 1,
+    train_config: TrainConfig = TrainConfig(),
+    signed: bool = False,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    callbacks: Sequence[Callback] = (),
+    callback_every: int = 50,
+    progress: bool | None = None,
+    eval_samples: int = 2**15,
+) -> ToyModels:
+    """Train ``config.n_inst`` toy models on already-shaped ``(inst, feats)`` settings.
+
+    The full-control version of :func:`train_toy_models` (callbacks, the schedule). The
+    initial weights depend only on ``seed``, not on the device. A run that a callback stops is
+    not evaluated (its ``loss`` is NaN): the explorers stop a run when it is superseded.
+    """
+    dev = get_device(device)
+    shape = (config.n_inst, config.n_features)
+    for name, t in (("feature_probability", feature_probability), ("importance", importance)):
+        if tuple(t.shape) != shape:
+            raise ValueError(f"{name} must have shape {shape}, got {tuple(t.shape)}")
+    gen = torch.Generator().manual_seed(seed)
+    model = ToyModel(config, generator=gen, device=dev)
+    sampler = FeatureSampler(feature_probability, train_config.batch_size, seed=seed, signed=signed, device=dev)
+    imp = importance.to(dev)
+    state = train(model, sampler.sample, train_config, loss_args=(imp,), callbacks=callbacks,
+                  callback_every=callback_every, progress=progress)
+    if state.stopped:
+        loss = torch.full((config.n_inst,), float("nan"))
+    else:
+        loss = evaluate_loss(model, feature_probability, importance, n_samples=eval_samples,
+                             seed=seed + 1_000_003, signed=signed)
+    return ToyModels(
+        W=model.W.detach().cpu(),
+        b_final=model.b_final.detach().cpu(),
+        loss=loss.cpu(),
+        feature_probability=feature_probability.cpu(),
+        importance=importance.cpu(),
+        n_seeds=n_seeds,
+        config=config,
+        train_config=train_config,
+        loss_history=state.loss_history.cpu(),
+        logged_steps=tuple(state.logged_steps),
+    )
+
+
+def train_toy_models(
+    n_features: int,
+    d_hidden: int,
+    feature_probability: ArrayLike,
+    importance: ArrayLike = 1.0,
+    *,
+    n_inst: int | None = None,
+    relu: bool = True,
+    hidden_relu: bool = False,
+    signed: bool = False,
+    steps: int | None = None,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+) -> ToyModels:
+    """Train toy models of superposition: the one call a learner needs.
+
+    Args:
+        n_features: number of features ``n``.
+        d_hidden: hidden dimensions ``m``.
+        feature_probability: density ``p = 1 - S`` in ``(0, 1]``: a scalar, a per-feature
+            vector ``(feats,)``, or one row per instance ``(inst, feats)`` (or ``(inst, 1)``).
+        importance: ``I_i >= 0``, shaped like ``feature_probability``.
+        n_inst: instances to train; defaults to the rows the arguments imply. A multiple of that
+            trains several seeds of each row (consecutive instances); ``.best()`` keeps the best.
+        relu: ReLU output (``False``: the linear model).
+        hidden_relu: ReLU on the hidden layer too: the "neuron" model of TMS §8, whose basis is
+            privileged (chapter 2).
+        signed: features uniform on ``[-1, 1)`` when present, instead of ``[0, 1)`` (zero-mean
+            features, as in chapter 4's loss decomposition).
+        steps: optimiser steps (default: :class:`~superpos_lib.training.TrainConfig`'s 1,000).
+        seed: seeds the initial weights and the data.
+        device: ``None`` picks CUDA > MPS > CPU.
+
+    Returns:
+        :class:`ToyModels` with ``.W`` ``(inst, d_hidden, feats)``, ``.b_final`` ``(inst, feats)``
+        and ``.loss`` ``(inst,)`` (on fresh data), all on the CPU.
+
+    Example:
+        >>> res = train_toy_models(5, 2, 0.05, importance=0.9 ** torch.arange(5), n_inst=4)
+        >>> res.best().W.shape
+        torch.Size([1, 2, 5])
+    """
+    check_positive_int(n_features, "n_features")
+    check_positive_int(d_hidden, "d_hidden")
+    if n_inst is not None:
+        check_positive_int(n_inst, "n_inst")
+    if steps is not None:
+        check_positive_int(steps, "steps")
+    p = as_inst_feats(feature_probability, "feature_probability", n_features, low=0.0, high=1.0, low_inclusive=False)
+    imp = as_inst_feats(importance, "importance", n_features, low=0.0)
+    arrays, n_inst, n_seeds = broadcast_instances({"feature_probability": p, "importance": imp}, n_inst)
+    config = ToyModelConfig(n_features, d_hidden, n_inst, relu=relu, hidden_relu=hidden_relu)
+    train_config = TrainConfig() if steps is None else TrainConfig(steps=steps)
+    return fit_toy_models(config, arrays["feature_probability"], arrays["importance"], n_seeds=n_seeds,
+                          train_config=train_config, signed=signed, seed=seed, device=device)

@@ -1,4 +1,4 @@
-"""Where the book's tensors live: device choice, seeding, CPU threads, Colab detection.
+"""Where the book's tensors live: device choice, CPU threads, Colab detection, the setup cell.
 
 Every chapter's setup cell calls :func:`get_device` and prints :func:`describe_device`, so a
 learner sees at once whether the sliders will retrain on a GPU.
@@ -13,7 +13,11 @@ from collections.abc import Iterator
 
 import torch
 
-__all__ = ["get_device", "describe_device", "in_colab", "cpu_threads", "auto_threads", "setup_notebook"]
+__all__ = ["get_device", "describe_device", "in_colab", "cpu_threads", "auto_threads", "setup_notebook", "PROGRESS_ENV"]
+
+PROGRESS_ENV = "SUPERPOS_PROGRESS"
+"""Set this environment variable to ``0`` to keep training progress bars out of a notebook's
+output (the book build does, so that no bar is frozen into a page)."""
 
 _KNOWN_DEVICE_TYPES = ("cpu", "cuda", "mps")
 

@@ -86,7 +86,7 @@ def test_metrics_reject_bad_input():
 
 def test_loss_decomposition_matches_the_measured_loss():
     from superpos_lib.models import ToyModel, ToyModelConfig
-    from superpos_lib.training import evaluate_loss
+    from superpos_lib.models import evaluate_loss
 
     model = ToyModel(ToyModelConfig(8, 3, 2, relu=False), generator=torch.Generator().manual_seed(3))
     with torch.no_grad():

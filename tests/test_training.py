@@ -1,23 +1,14 @@
+"""The generic training loop: configuration, optimisers, callbacks, progress, protocols."""
 
 import pytest
 import torch
 
 from conftest import bad_input
-from superpos_lib import metrics
 from superpos_lib.data import FeatureSampler, importance_decay
 from superpos_lib.models import ToyModel, ToyModelConfig
-from superpos_lib.training import (
-    Adam,
-    TrainConfig,
-    ToyModels,
-    evaluate_loss,
-    fit_toy_models,
-    train,
-    train_toy_models,
-)
+from superpos_lib.training import Adam, TrainConfig, train
 
 
-# -- configuration and optimiser ------------------------------------------------------------
 @pytest.mark.parametrize(
     "kwargs, name",
     [({"steps": 0}, "steps"), ({"batch_size": -1}, "batch_size"), ({"lr": 0.0}, "lr"),
@@ -59,7 +50,6 @@ def test_adam_matches_torch_adamw():
         assert torch.allclose(a, b.detach(), atol=1e-6)
 
 
-# -- the loop -------------------------------------------------------------------------------
 def _replay(batches):
     it = iter(batches)
     return lambda: next(it)
@@ -170,97 +160,6 @@ def test_want_lazy_progress_respects_the_environment(monkeypatch):
     assert not training._want_lazy_progress()
 
 
-def test_evaluate_loss_is_deterministic_per_seed():
-    model = ToyModel(ToyModelConfig(5, 2, 2))
-    p, imp = torch.full((2, 5), 0.3), torch.ones(2, 5)
-    a = evaluate_loss(model, p, imp, n_samples=4096, seed=1)
-    assert torch.equal(a, evaluate_loss(model, p, imp, n_samples=4096, seed=1))
-    assert not torch.equal(a, evaluate_loss(model, p, imp, n_samples=4096, seed=2))
-    assert a.shape == (2,)
-
-
-# -- the learner's entry point ----------------------------------------------------------------
-def test_train_toy_models_shapes_and_cpu_outputs():
-    res = train_toy_models(5, 2, 0.1, steps=50)
-    assert isinstance(res, ToyModels)
-    assert res.W.shape == (1, 2, 5) and res.b_final.shape == (1, 5) and res.loss.shape == (1,)
-    assert res.W.device.type == res.loss.device.type == "cpu"
-    assert not res.W.requires_grad
-
-
-@pytest.mark.parametrize(
-    "p, imp, n_inst, expected",
-    [(0.1, 1.0, None, (1, 1)), (torch.full((5,), 0.2), importance_decay(5, 0.9), None, (1, 1)),
-     (torch.tensor([[1.0], [0.1], [0.01]]), 1.0, None, (3, 1)), (0.1, torch.rand(4, 5), None, (4, 1)),
-     (torch.tensor([[1.0], [0.1]]), importance_decay(5, 0.9), 6, (6, 3)), (0.3, 1.0, 4, (4, 4))],
-)
-def test_train_toy_models_infers_instances(p, imp, n_inst, expected):
-    res = train_toy_models(5, 2, p, imp, n_inst=n_inst, steps=20)
-    assert (res.n_inst, res.n_seeds) == expected
-    assert res.feature_probability.shape == res.importance.shape == (expected[0], 5)
-
-
-@pytest.mark.parametrize(
-    "args, kwargs, name",
-    [((0, 2, 0.1), {}, "n_features"), ((-5, 2, 0.1), {}, "n_features"), ((5, 0, 0.1), {}, "d_hidden"),
-     ((5, 2, 0.0), {}, "feature_probability"), ((5, 2, 1.2), {}, "feature_probability"),
-     ((5, 2, float("nan")), {}, "feature_probability"), ((5, 2, 0.1, -1.0), {}, "importance"),
-     ((5, 2, 0.1, [1.0, float("nan")] * 2 + [1.0]), {}, "importance"),
-     ((5, 2, torch.full((3, 5), 0.1), torch.ones(2, 5)), {}, "does not broadcast"),
-     ((5, 2, torch.full((4,), 0.1)), {}, "feature_probability"),
-     ((5, 2, torch.full((2, 5), 0.1)), {"n_inst": 3}, "n_inst"), ((5, 2, 0.1), {"n_inst": 0}, "n_inst"),
-     ((5, 2, 0.1), {"steps": 0}, "steps"), ((5, 2, 0.1), {"device": "tpu"}, "device")],
-)
-def test_train_toy_models_rejects_bad_input(args, kwargs, name):
-    with bad_input(name):
-        train_toy_models(*args, **kwargs)
-
-
-def test_best_keeps_the_lowest_loss_seed_per_configuration():
-    res = train_toy_models(5, 2, torch.tensor([[1.0], [0.05]]), importance_decay(5, 0.9), n_inst=6, steps=100)
-    best = res.best()
-    assert best.n_inst == 2 and best.n_seeds == 1 and best.config.n_inst == 2
-    for k in range(2):
-        group = res.loss[3 * k: 3 * k + 3]
-        assert best.loss[k] == group.min()
-        assert torch.equal(best.W[k], res.W[3 * k + int(group.argmin())])
-    assert best.loss_history.shape == (res.loss_history.shape[0], 2)
-
-
-def test_to_model_round_trip():
-    res = train_toy_models(4, 2, 0.5, n_inst=2, steps=20)
-    model = res.to_model()
-    assert torch.equal(model.W.detach(), res.W)
-    again = evaluate_loss(model, res.feature_probability, res.importance, n_samples=2**15, seed=1_000_003)
-    assert torch.allclose(again, res.loss)
-
-
-def test_same_seed_same_models():
-    a = train_toy_models(5, 2, 0.1, n_inst=2, steps=50, seed=4)
-    b = train_toy_models(5, 2, 0.1, n_inst=2, steps=50, seed=4)
-    assert torch.equal(a.W, b.W)
-
-
-def test_fit_toy_models_checks_shapes():
-    with bad_input("feature_probability"):
-        fit_toy_models(ToyModelConfig(5, 2, 2), torch.full((3, 5), 0.1), torch.ones(2, 5))
-
-
-# -- the science, small and fast --------------------------------------------------------------
-def test_dense_model_reaches_the_closed_form_loss():
-    imp = importance_decay(5, 0.9)
-    res = train_toy_models(5, 2, 1.0, imp, n_inst=4).best()
-    assert res.loss.item() == pytest.approx(metrics.dense_optimal_loss(imp, 2).item(), rel=0.02)
-    assert metrics.n_represented(res.W).item() == 2
-
-
-def test_linear_model_is_pca_like():
-    res = train_toy_models(6, 3, 0.05, importance_decay(6, 0.8), relu=False, n_inst=2).best()
-    norms = metrics.feature_norms(res.W)[0]
-    assert (res.W**2).sum().item() == pytest.approx(3.0, abs=0.05)
-    assert torch.all(norms[:3] > 0.95) and torch.all(norms[3:] < 0.1)
-
-
 def test_constant_schedule_and_sgd():
     c = TrainConfig(steps=100, lr=0.5, warmup=0.1, schedule="constant", optimizer="sgd")
     assert c.lr_at(99) == pytest.approx(0.5) and c.lr_at(0) == pytest.approx(0.05)
@@ -273,3 +172,67 @@ def test_constant_schedule_and_sgd():
         TrainConfig(optimizer="lbfgs")
     with pytest.raises(ValueError, match="schedule"):
         TrainConfig(schedule="step")
+
+
+def test_train_checks_the_model_it_is_given():
+    with bad_input("model"):
+        train(object(), lambda: torch.ones(1, 2, 3))
+
+    class Frozen(torch.nn.Module):
+        def loss(self, x):
+            return x.sum((1, 2))
+
+    with bad_input("parameters"):
+        train(Frozen(), lambda: torch.ones(1, 2, 3))
+
+
+class _Hooked(torch.nn.Module):
+    """A StepHooks model: its step record and the state come back after each update."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.ones(2, 3))
+        self.seen = []
+
+    def loss(self, x):
+        return self.step_loss(x)[0]
+
+    def step_loss(self, x):
+        return ((x - self.w[:, None, :]) ** 2).mean((1, 2)), float(x.sum())
+
+    def after_step(self, state, x, record):
+        self.seen.append((state.step, state.steps, record, state.optimizer is not None))
+
+
+def test_step_hooks_receive_the_record_after_each_update():
+    from superpos_lib.training import HandGradients, StepHooks, Trainable
+
+    model = _Hooked()
+    assert isinstance(model, Trainable) and isinstance(model, StepHooks) and not isinstance(model, HandGradients)
+    train(model, lambda: torch.full((2, 4, 3), 2.0), TrainConfig(steps=3, log_every=1))
+    assert model.seen == [(1, 3, 48.0, True), (2, 3, 48.0, True), (3, 3, 48.0, True)]
+
+
+def test_reset_moments_for_our_optimisers_and_torchs():
+    from superpos_lib.training import SGD, reset_moments
+
+    p = torch.zeros(2, 3)
+    opt = Adam([p], TrainConfig())
+    opt.step([torch.ones(2, 3)], 0.1)
+    mask = torch.tensor([[True, False, False], [False, False, True]])
+    reset_moments(opt, p, mask)
+    assert (opt.m[0][mask] == 0).all() and (opt.m[0][~mask] > 0).all() and (opt.v[0][mask] == 0).all()
+    reset_moments(SGD([p], TrainConfig()), p, mask)  # nothing to forget, and no error
+
+    q = torch.zeros(2, 3, requires_grad=True)
+    torch_opt = torch.optim.Adam([q], lr=0.1)
+    q.grad = torch.ones(2, 3)
+    torch_opt.step()
+    reset_moments(torch_opt, q, mask)
+    assert (torch_opt.state[q]["exp_avg"][mask] == 0).all() and (torch_opt.state[q]["exp_avg_sq"][~mask] > 0).all()
+    with bad_input("optimizer"):
+        reset_moments(object(), p, mask)
+    with bad_input("mask"):
+        reset_moments(opt, p, mask[0])
+    with bad_input("param"):
+        opt.reset(torch.zeros(2, 3), mask)

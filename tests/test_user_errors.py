@@ -13,7 +13,7 @@ import textwrap
 SCRIPT = textwrap.dedent(
     """
     import json, torch
-    from superpos_lib import metrics, plotting, runtime, data, train_toy_models
+    from superpos_lib import metrics, superposition, runtime, data, train_toy_models
     from superpos_lib.models import ToyModelConfig
     cases = {
         "device": lambda: runtime.get_device(3.5),
@@ -22,7 +22,7 @@ SCRIPT = textwrap.dedent(
         "feature_probability": lambda: data.FeatureSampler(torch.full((3,), 0.5), 10),
         "W": lambda: metrics.feature_angles(torch.ones(1, 3, 4)),
         "importance": lambda: train_toy_models(5, 2, 0.1, importance=torch.ones(2, 3, 5)),
-        "titles": lambda: plotting.plot_features_in_2d(torch.ones(2, 2, 3), titles=["one"]),
+        "titles": lambda: superposition.plot_features_in_2d(torch.ones(2, 2, 3), titles=["one"]),
     }
     out = {}
     for name, call in cases.items():

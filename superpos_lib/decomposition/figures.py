@@ -1,0 +1,122 @@
+"""Figures of chapter 4, "The mathematics of superposition" (TMS §4): benefit against interference.
+
+The linear model's loss split into its feature benefit and interference terms, what two unit
+features cost each other against the angle between them (with and without a ReLU), and the
+decomposition explorer's figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from jaxtyping import Float
+from matplotlib.figure import Figure
+from torch import Tensor
+
+from ..metrics import LossTerms
+from ..ui import Frame, to_numpy
+from ..ui.drawers import draw_features_2d
+
+__all__ = ["plot_interference_vs_angle", "plot_loss_terms", "DecompositionFrame"]
+
+
+def plot_interference_vs_angle() -> Figure:
+    """What two unit features cost each other against the angle between them.
+
+    The linear model pays ``cos²θ`` whatever the sign; a ReLU output (one feature active at a
+    time) pays only ``ReLU(cos θ)²``: from 90° on, interference is free.
+    """
+    theta = np.linspace(0, 180, 361)
+    c = np.cos(np.deg2rad(theta))
+    fig = Figure(figsize=(5.2, 2.8), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(theta, c**2, color="C0", lw=2, label="linear output: (Wᵢ·Wⱼ)²")
+    ax.plot(theta, np.clip(c, 0, None) ** 2, color="C3", lw=2, ls="--", label="ReLU output: ReLU(Wᵢ·Wⱼ)²")
+    ax.axvspan(90, 180, color="C3", alpha=0.07)
+    ax.text(135, 0.55, "negative interference:\nfree behind the ReLU", ha="center", fontsize=8, color="C3")
+    ax.set_xlim(0, 180)
+    ax.set_xticks([0, 45, 72, 90, 120, 180])
+    ax.set_xlabel("angle between two unit features (degrees)")
+    ax.set_ylabel("interference")
+    ax.legend(fontsize=8, loc="upper right")
+    return fig
+
+
+class DecompositionFrame(Frame):
+    """The loss-decomposition explorer's figure: directions, pairwise interference, loss terms.
+
+    Left: the feature directions. Middle: each pair's interference for the linear model
+    ``(W_i·W_j)²`` and for a ReLU output ``ReLU(W_i·W_j)²``. Right: the linear model's feature
+    benefit and interference terms (exact), and the true loss of the ReLU model.
+    """
+
+    def __init__(self, n_features: int = 3):
+        if n_features < 2:
+            raise ValueError(f"n_features must be >= 2, got {n_features}")
+        self.n_features = n_features
+        self.pairs = [(i, j) for i in range(n_features) for j in range(i + 1, n_features)]
+        fig = Figure(figsize=(8.4, 2.9))
+        fig.subplots_adjust(left=0.02, right=0.98, bottom=0.22, top=0.84, wspace=0.35)
+        self.ax_geo, self.ax_pair, self.ax_loss = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1.2, 1.3]})
+        self.figure = fig
+        draw_features_2d(self.ax_geo, torch.zeros(2, n_features), torch.arange(n_features, 0, -1.0))
+        self._lines = self.ax_geo.lines
+        self._dots = self.ax_geo.collections[0]
+        self.ax_geo.set_title("feature directions Wᵢ", fontsize=9)
+        x = np.arange(len(self.pairs))
+        self._pair_lin = self.ax_pair.bar(x - 0.2, np.zeros(len(x)), 0.4, color="C0", label="linear")
+        self._pair_relu = self.ax_pair.bar(x + 0.2, np.zeros(len(x)), 0.4, color="C3", label="ReLU")
+        self.ax_pair.set_xticks(x, [f"{i + 1},{j + 1}" for i, j in self.pairs], fontsize=8)
+        self.ax_pair.set_ylim(0, 1.05)
+        self.ax_pair.set_xlabel("feature pair", fontsize=8)
+        self.ax_pair.tick_params(labelsize=7)
+        self.ax_pair.legend(fontsize=7, loc="upper right")
+        self.ax_pair.set_title("interference per pair", fontsize=9)
+        self.names = ["benefit\n(linear)", "interference\n(linear)", "total\n(linear)", "total\n(ReLU)"]
+        self._loss_bars = self.ax_loss.bar(np.arange(4), np.zeros(4), color=["C2", "C0", "0.35", "C3"])
+        self.ax_loss.set_xticks(np.arange(4), self.names, fontsize=7)
+        self.ax_loss.tick_params(axis="y", labelsize=7)
+        self.ax_loss.set_title("expected loss", fontsize=9)
+        self._title = fig.suptitle("", fontsize=10)
+
+    def update(self, W: Float[Tensor, "2 feats"], values: Sequence[float], *, title: str = "") -> Figure:
+        """Redraw for weights ``W`` and loss ``values`` (benefit, interference, linear total, ReLU total)."""
+        if tuple(W.shape) != (2, self.n_features) or len(values) != 4:
+            raise ValueError(f"W must be (2, {self.n_features}) and values 4 numbers")
+        w = to_numpy(W)
+        for i, line in enumerate(self._lines):
+            line.set_data([0, w[0, i]], [0, w[1, i]])
+        self._dots.set_offsets(w.T)
+        g = w.T @ w
+        for k, (i, j) in enumerate(self.pairs):
+            self._pair_lin[k].set_height(g[i, j] ** 2)
+            self._pair_relu[k].set_height(max(g[i, j], 0.0) ** 2)
+        self.ax_pair.set_ylim(0, max(1.05, float((g**2).max()) * 1.05))
+        for bar, v in zip(self._loss_bars, values):
+            bar.set_height(v)
+        self.ax_loss.set_ylim(0, max(values) * 1.15 + 1e-9)
+        self._title.set_text(title)
+        return self.figure
+
+
+def plot_loss_terms(labels: Sequence[str], terms: LossTerms, *, measured: Tensor | None = None, xlabel: str = "") -> Figure:
+    """Stacked bars of a :class:`~superpos_lib.metrics.LossTerms` per instance (feature benefit,
+    interference, bias), with Monte-Carlo estimates of the loss as dots if given."""
+    b, i, c = (to_numpy(t) for t in (terms.benefit, terms.interference, terms.bias))
+    if len(labels) != len(b):
+        raise ValueError(f"labels has {len(labels)} entries for {len(b)} instances")
+    x = np.arange(len(b))
+    fig = Figure(figsize=(6.0, 3.0), layout="constrained")
+    ax = fig.add_subplot()
+    ax.bar(x, b, color="C2", label="feature benefit term")
+    ax.bar(x, i, bottom=b, color="C0", label="interference term")
+    ax.bar(x, c, bottom=b + i, color="0.6", label="bias term")
+    if measured is not None:
+        ax.plot(x, to_numpy(measured), "k.", ms=9, label="Monte-Carlo loss")
+    ax.set_xticks(x, list(labels), fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("expected loss")
+    ax.legend(fontsize=8)
+    return fig

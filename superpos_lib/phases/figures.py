@@ -1,0 +1,183 @@
+"""Figures of chapter 5, "Phase changes and learning dynamics" (TMS §5; Chen et al. 2023).
+
+Phase diagrams (analytic and trained, side by side), the candidate solutions' losses against
+density, the phase explorer's figure, and one model's path through the k-gons.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+import numpy as np
+import torch
+from jaxtyping import Float
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from torch import Tensor
+
+from .. import metrics
+from ..ui import Frame, to_numpy
+from ..ui.drawers import draw_features_2d
+from .diagram import SOLUTIONS, PhaseGrid, candidate_losses, phase_boundary
+from .kgons import Trajectory
+
+__all__ = ["PHASE_COLOURS", "draw_phase_diagram", "plot_phase_diagrams", "plot_candidate_losses", "PhaseFrame",
+           "plot_kgon_dynamics"]
+
+PHASE_COLOURS = ("#d9d9d9", "#4c72b0", "#dd5555")  # not represented, dedicated dimension, superposition
+
+
+def _phase_cmap():
+    return matplotlib.colors.ListedColormap(PHASE_COLOURS)
+
+
+def draw_phase_diagram(ax: Axes, r: Tensor, p: Tensor, labels: Tensor, *, boundary: bool = False) -> None:
+    """Colour each ``(r, p)`` cell by its solution (grey: not represented, blue: dedicated, red: superposed)."""
+    r_np, p_np, lab = to_numpy(r), to_numpy(p), to_numpy(labels)
+    if lab.shape != (len(p_np), len(r_np)):
+        raise ValueError(f"labels must be (len(p), len(r)) = {(len(p_np), len(r_np))}, got {lab.shape}")
+
+    def edges(v):
+        lv = np.log(v)
+        mid = (lv[1:] + lv[:-1]) / 2
+        return np.exp(np.concatenate([[2 * lv[0] - mid[0]], mid, [2 * lv[-1] - mid[-1]]]))
+
+    ax.pcolormesh(edges(r_np), edges(p_np), lab, cmap=_phase_cmap(), vmin=-0.5, vmax=2.5, shading="flat")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    if boundary:
+        rr = np.geomspace(r_np.min(), r_np.max(), 200)
+        ax.plot(rr, to_numpy(phase_boundary(torch.as_tensor(rr))), color="k", lw=1.2, ls="--", label="p = 4r/(5r+2)")
+    ax.set_xlabel("relative importance r of the extra feature", fontsize=8)
+    ax.set_ylabel("feature density p", fontsize=8)
+    ax.tick_params(labelsize=7)
+
+
+def _phase_legend(fig: Figure) -> None:
+    handles = [matplotlib.patches.Patch(color=c, label=f"extra feature: {s}") for c, s in zip(PHASE_COLOURS, SOLUTIONS)]
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=8, frameon=False)
+
+
+def plot_phase_diagrams(grid: PhaseGrid, *, boundary: bool = True, title: str = "") -> Figure:
+    """The analytic and the trained phase diagram of a :class:`~superpos_lib.phases.PhaseGrid`, side by side.
+
+    Cells where the trained models disagree with the analysis are marked with a dot.
+    """
+    fig = Figure(figsize=(8.4, 3.7), layout="constrained")
+    ax_a, ax_e = fig.subplots(1, 2, sharey=True)
+    draw_phase_diagram(ax_a, grid.r, grid.p, grid.analytic, boundary=boundary)
+    draw_phase_diagram(ax_e, grid.r, grid.p, grid.labels, boundary=boundary)
+    ax_a.set_title("analytic: the lowest-loss candidate", fontsize=9)
+    ax_e.set_title(f"trained: {grid.n_models} models ({grid.n_seeds} seeds per cell)", fontsize=9)
+    rr, pp = np.meshgrid(to_numpy(grid.r), to_numpy(grid.p))
+    wrong = to_numpy(grid.labels) != to_numpy(grid.analytic)
+    ax_e.scatter(rr[wrong], pp[wrong], s=5, color="k", label="disagrees with analysis")
+    ax_e.set_ylabel("")
+    if boundary:
+        ax_a.legend(fontsize=7, loc="lower left")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    _phase_legend(fig)
+    return fig
+
+
+def plot_candidate_losses(r: float, p: Tensor, *, trained: Tensor | None = None) -> Figure:
+    """The three candidate losses of the ``n = 2, m = 1`` model against density at one ``r``,
+    with the trained models' losses (dots) if given."""
+    p_np = to_numpy(p)
+    losses = to_numpy(candidate_losses(r, torch.as_tensor(p_np, dtype=torch.float64)))
+    fig = Figure(figsize=(5.4, 3.2), layout="constrained")
+    ax = fig.add_subplot()
+    for k, (name, colour) in enumerate(zip(SOLUTIONS, PHASE_COLOURS)):
+        ax.plot(p_np, losses[:, k], color=colour if k else "0.55", lw=2, label=name)
+    if trained is not None:
+        ax.plot(p_np, to_numpy(trained), "k.", ms=5, label="trained (best seed)")
+    ax.axvline(float(phase_boundary(r)), color="k", ls="--", lw=1)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("feature density p")
+    ax.set_ylabel("loss")
+    ax.set_title(f"candidate solutions at r = {r:g}", fontsize=9)
+    ax.legend(fontsize=8)
+    return fig
+
+
+class PhaseFrame(Frame):
+    """The phase explorer's figure: where ``(r, p)`` sits on the analytic diagram, what the
+    trained model does, and its loss against the three candidates."""
+
+    def __init__(self, r_grid: Tensor, p_grid: Tensor, analytic: Tensor):
+        fig = Figure(figsize=(8.4, 2.9))
+        fig.subplots_adjust(left=0.08, right=0.98, bottom=0.2, top=0.82, wspace=0.45)
+        self.ax_dia, self.ax_w, self.ax_bar = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.3, 1, 1.2]})
+        self.figure = fig
+        draw_phase_diagram(self.ax_dia, r_grid, p_grid, analytic, boundary=True)
+        (self._marker,) = self.ax_dia.plot([1], [0.1], "o", ms=9, mec="k", mew=1.5)
+        self.ax_dia.set_title("analytic phase diagram", fontsize=9)
+        self._w = self.ax_w.bar([0, 1], [0, 0], color=["0.45", "C1"])
+        self.ax_w.axhline(0, color="0.3", lw=0.6)
+        self.ax_w.set_xticks([0, 1], ["W₀\n(importance 1)", "W₁\n(importance r)"], fontsize=7)
+        self.ax_w.set_ylim(-1.5, 1.5)
+        self.ax_w.tick_params(labelsize=7)
+        self.ax_w.set_title("trained weights (m = 1)", fontsize=9)
+        self._bars = self.ax_bar.bar(np.arange(3), np.zeros(3), color=PHASE_COLOURS, edgecolor="0.3")
+        self._trained = self.ax_bar.axhline(0, color="k", lw=1.5, ls="--", label="trained model")
+        self.ax_bar.set_xticks(np.arange(3), [s.replace(" ", "\n", 1) for s in SOLUTIONS], fontsize=7)
+        self.ax_bar.tick_params(axis="y", labelsize=7)
+        self.ax_bar.legend(fontsize=7, loc="upper left")
+        self.ax_bar.set_title("loss of each candidate", fontsize=9)
+        self._title = fig.suptitle("", fontsize=10)
+
+    def update(self, r: float, p: float, W: Float[Tensor, "1 2"], label: int, candidates: Tensor, loss: float,
+               *, title: str = "") -> Figure:
+        """Redraw for the model trained at ``(r, p)``."""
+        if tuple(W.shape) != (1, 2) or candidates.shape != (3,):
+            raise ValueError(f"W must be (1, 2) and candidates (3,), got {tuple(W.shape)} and {tuple(candidates.shape)}")
+        self._marker.set_data([r], [p])
+        self._marker.set_markerfacecolor(PHASE_COLOURS[label])
+        for bar, v in zip(self._w, to_numpy(W)[0]):
+            bar.set_height(v)
+        c = to_numpy(candidates)
+        for bar, v in zip(self._bars, c):
+            bar.set_height(v)
+        self._trained.set_ydata([loss, loss])
+        self.ax_bar.set_ylim(0, max(c.max(), loss) * 1.15)
+        self._title.set_text(title)
+        return self.figure
+
+
+def plot_kgon_dynamics(traj: Trajectory, instance: int, levels: dict[int, float], *, n_snapshots: int = 5) -> Figure:
+    """One model's training on one-hot data: its exact loss with the k-gon losses marked, its
+    feature norms, and snapshots of its feature directions along the way."""
+    loss = to_numpy(traj.loss[:, instance])
+    steps = to_numpy(traj.steps)
+    norms = np.linalg.norm(to_numpy(traj.W[:, instance]), axis=1)      # (T, feats)
+    fig = Figure(figsize=(8.4, 5.0), layout="constrained")
+    top, bottom = fig.subfigures(2, 1, height_ratios=[1.35, 1])
+    ax_loss, ax_norm = top.subplots(1, 2)
+    ax_loss.plot(steps, loss, color="C0", lw=1.4)
+    for k, v in levels.items():
+        ax_loss.axhline(v, color="0.5", lw=0.7, ls=":")
+        ax_loss.text(steps[-1], v, f" {k}-gon", va="center", fontsize=7, color="0.3")
+    ax_loss.set_yscale("log")
+    ax_loss.set_xlabel("step", fontsize=8)
+    ax_loss.set_ylabel("exact loss", fontsize=8)
+    ax_loss.set_title("loss: plateaus at the k-gon losses", fontsize=9)
+    ax_loss.tick_params(labelsize=7)
+    for i in range(norms.shape[1]):
+        ax_norm.plot(steps, norms[:, i], lw=1.2)
+    ax_norm.axhline(metrics.REPRESENTED, color="0.7", ls="--", lw=0.6)
+    ax_norm.set_xlabel("step", fontsize=8)
+    ax_norm.set_ylabel("‖Wᵢ‖", fontsize=8)
+    ax_norm.set_title("feature norms: learned one at a time", fontsize=9)
+    ax_norm.tick_params(labelsize=7)
+    # snapshots: when the number of represented features first reaches each value
+    count = (norms > metrics.REPRESENTED).sum(1)
+    picks = [int(np.argmax(count >= c)) for c in sorted(set(count.tolist())) if c > 0]
+    picks = sorted(set(picks + [len(steps) - 1]))[-n_snapshots:]
+    axes = bottom.subplots(1, len(picks))
+    for ax, t in zip(np.atleast_1d(axes), picks):
+        draw_features_2d(ax, traj.W[t, instance], lim=1.6)
+        ax.set_title(f"step {int(steps[t])}: {int(count[t])} features", fontsize=8)
+        for a in (ax_loss, ax_norm):
+            a.axvline(steps[t], color="0.85", lw=0.6, zorder=0)
+    return fig

@@ -1,0 +1,182 @@
+"""Figures of chapter 2, "Privileged and non-privileged bases" (TMS §3, §8): neurons and features.
+
+Each neuron's input weights stacked by feature (a monosemantic neuron is one colour), how well
+features and neurons line up against density, the neuron explorer's figure, and a plotly
+slider over a precomputed sweep for the static site.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from jaxtyping import Float
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from torch import Tensor
+
+from ..checks import check_weights
+from ..ui import Frame, check_sweep, frame_slider, importance_colours, panel_titles, rgb, to_numpy
+from .basis import basis_alignment
+
+__all__ = ["draw_neuron_bars", "plot_neuron_weights", "plot_alignment_vs_density", "NeuronFrame", "plot_neuron_sweep"]
+
+
+def _stacks(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bottoms of each feature's segment in per-neuron stacks, positives up and negatives down."""
+    pos, neg = np.clip(w, 0, None), np.clip(w, None, 0)
+    bottom_pos = np.vstack([np.zeros((1, w.shape[0])), np.cumsum(pos, axis=1).T[:-1]]).T
+    bottom_neg = np.vstack([np.zeros((1, w.shape[0])), np.cumsum(neg, axis=1).T[:-1]]).T
+    return np.where(w >= 0, bottom_pos, bottom_neg), w
+
+
+def draw_neuron_bars(ax: Axes, W: Float[Tensor, "d_hidden feats"], importance: Float[Tensor, "feats"] | None = None) -> list:
+    """One stacked bar per neuron: the weight ``W[k, i]`` of each feature, coloured by importance.
+
+    Positive weights stack up from 0, negative ones down. A monosemantic neuron is one colour.
+    Returns one ``BarContainer`` per feature (its segment in every neuron).
+    """
+    if W.ndim != 2:
+        raise ValueError(f"W must have shape (d_hidden, feats), got {tuple(W.shape)}")
+    w = to_numpy(W)
+    colours = importance_colours(importance, w.shape[1])
+    bottoms, heights = _stacks(w)
+    containers = [
+        ax.bar(np.arange(w.shape[0]), heights[:, i], bottom=bottoms[:, i], color=colours[i], width=0.7, edgecolor="white", linewidth=0.3)
+        for i in range(w.shape[1])
+    ]
+    ax.axhline(0, color="0.3", lw=0.6)
+    ax.set_xticks(np.arange(w.shape[0]))
+    ax.set_xlabel("neuron", fontsize=8)
+    ax.tick_params(labelsize=7)
+    return containers
+
+
+def plot_neuron_weights(
+    W: Float[Tensor, "inst d_hidden feats"],
+    *,
+    importance: Float[Tensor, "feats"] | None = None,
+    titles: Sequence[str] | None = None,
+    n_cols: int | None = None,
+    panel_size: float = 1.9,
+) -> Figure:
+    """Neuron models side by side: per neuron, its input weights stacked by feature."""
+    check_weights(W)
+    n_inst = W.shape[0]
+    titles = panel_titles(titles, n_inst)
+    n_cols = min(n_inst, n_cols or n_inst)
+    n_rows = -(-n_inst // n_cols)
+    fig = Figure(figsize=(panel_size * n_cols, 2.3 * n_rows), layout="constrained")
+    axes = fig.subplots(n_rows, n_cols, squeeze=False, sharey=True)
+    for k, ax in enumerate(axes.flat):
+        if k >= n_inst:
+            ax.set_axis_off()
+            continue
+        draw_neuron_bars(ax, W[k], importance)
+        ax.set_title(titles[k], fontsize=9)
+    axes[0, 0].set_ylabel("weight from each feature", fontsize=8)
+    return fig
+
+
+def plot_alignment_vs_density(
+    feature_probability: Float[Tensor, "inst"],
+    feature_alignment: Float[Tensor, "inst"],
+    neuron_monosemanticity: Float[Tensor, "inst"],
+    *,
+    d_hidden: int,
+) -> Figure:
+    """How well features line up with neurons, against density (1 = every feature on one neuron)."""
+    p, a, m = to_numpy(feature_probability), to_numpy(feature_alignment), to_numpy(neuron_monosemanticity)
+    if not (p.shape == a.shape == m.shape and p.ndim == 1):
+        raise ValueError(f"feature_alignment and neuron_monosemanticity must be vectors as long as feature_probability, got {p.shape}, {a.shape}, {m.shape}")
+    fig = Figure(figsize=(5.0, 3.0), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(p, a, "o-", color="C0", label="features: share of ‖Wᵢ‖² on one neuron")
+    ax.plot(p, m, "s--", color="C1", label="neurons: share of weight on one feature")
+    ax.axhline(1 / d_hidden, color="0.6", ls=":", lw=1, label=f"spread evenly (1/m = {1 / d_hidden:.2f})")
+    ax.set_xscale("log")
+    ax.invert_xaxis()
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("feature density 1 − S  (sparser →)")
+    ax.set_ylabel("basis alignment")
+    ax.legend(fontsize=7, loc="lower left")
+    return fig
+
+
+class NeuronFrame(Frame):
+    """The neuron explorer's figure, built once per shape and redrawn in place.
+
+    Panels: stacked neuron weights, each feature's basis alignment, the loss curve.
+    """
+
+    def __init__(self, n_features: int, d_hidden: int, total_steps: int):
+        if n_features < 1 or d_hidden < 1 or total_steps < 1:
+            raise ValueError(f"n_features, d_hidden and total_steps must be >= 1, got {n_features}, {d_hidden}, {total_steps}")
+        self.n_features, self.d_hidden = n_features, d_hidden
+        fig = Figure(figsize=(8.4, 2.8))
+        fig.subplots_adjust(left=0.06, right=0.98, bottom=0.17, top=0.8, wspace=0.32)
+        self.ax_neurons, self.ax_align, self.ax_loss = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.2, 1, 1.2]})
+        self.figure = fig
+        self._stacks = draw_neuron_bars(self.ax_neurons, torch.zeros(d_hidden, n_features))
+        self.ax_neurons.set_title("neurons (colour: feature)", fontsize=9)
+        self._align = self.ax_align.bar(np.arange(n_features), np.zeros(n_features), color="C0", width=0.7)
+        self.ax_align.set_ylim(0, 1.05)
+        self.ax_align.axhline(1 / d_hidden, color="0.6", ls=":", lw=1)
+        self.ax_align.set_xlabel("feature", fontsize=8)
+        self.ax_align.tick_params(labelsize=7)
+        self.ax_align.set_title("share on its largest neuron", fontsize=9)
+        self._init_loss(total_steps)
+
+    def update(self, W: Float[Tensor, "d_hidden feats"], importance: Float[Tensor, "feats"],
+               logged_steps: Sequence[int], loss_history: Float[Tensor, "n_logged"], *, title: str = "") -> Figure:
+        """Redraw with new weights and loss curve; returns the (same) figure."""
+        if tuple(W.shape) != (self.d_hidden, self.n_features):
+            raise ValueError(f"W must have shape {(self.d_hidden, self.n_features)}, got {tuple(W.shape)}")
+        w = to_numpy(W)
+        colours = importance_colours(importance, self.n_features)
+        bottoms, heights = _stacks(w)
+        for i, container in enumerate(self._stacks):
+            for k, rect in enumerate(container):
+                rect.set_y(bottoms[k, i])
+                rect.set_height(heights[k, i])
+                rect.set_color(colours[i])
+        span = max(1.0, float(np.abs(w).sum(axis=1).max()))
+        self.ax_neurons.set_ylim(-span * 1.05, span * 1.05)
+        for rect, value in zip(self._align, to_numpy(basis_alignment(W[None])[0])):
+            rect.set_height(value)
+        self._set_loss(logged_steps, loss_history, title)
+        return self.figure
+
+
+def plot_neuron_sweep(
+    W: Float[Tensor, "frames d_hidden feats"],
+    labels: Sequence[str],
+    *,
+    importance: Float[Tensor, "feats"] | None = None,
+    active: int = 0,
+):
+    """A plotly figure with a slider over precomputed neuron models: stacked neuron weights."""
+    if W.ndim != 3:
+        raise ValueError(f"W must have shape (frames, d_hidden, feats), got {tuple(W.shape)}")
+    n_frames, d_hidden, n_feats = W.shape
+    check_sweep(labels, active, n_frames)
+    import plotly.graph_objects as go
+    colours = [rgb(c) for c in importance_colours(importance, n_feats)]
+
+    def traces(k: int) -> list:
+        w = to_numpy(W[k])
+        return [
+            go.Bar(x=[f"neuron {j}" for j in range(d_hidden)], y=w[:, i].tolist(), name=f"feature {i}",
+                   marker={"color": colours[i]}, hovertemplate=f"feature {i}: %{{y:.2f}}<extra></extra>")
+            for i in range(n_feats)
+        ]
+
+    fig = go.Figure(data=traces(active), frames=[go.Frame(data=traces(k), name=str(k)) for k in range(n_frames)])
+    span = float(W.abs().sum(dim=2).max()) * 1.05
+    fig.update_layout(
+        barmode="relative", height=430, template="plotly_white", margin={"l": 40, "r": 20, "t": 30, "b": 20},
+        yaxis={"title": "weight from each feature", "range": [-span, span]}, legend={"font": {"size": 10}},
+        sliders=[frame_slider(labels, active)],
+    )
+    return fig

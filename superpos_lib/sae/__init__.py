@@ -1,0 +1,105 @@
+"""Chapter 8, "Sparse autoencoders": taking features back out of superposition.
+
+* :mod:`.base`: :class:`SAEConfig`, the batched :class:`SAE` every variant derives from, and
+  one trained :class:`SparseAutoencoder`;
+* one module per variant: :mod:`.relu_l1` (Bricken et al. 2023, with resampling of dead
+  latents), :mod:`.topk` (Gao et al. 2024, with the dead-latent auxiliary loss),
+  :mod:`.jumprelu` (Rajamanoharan et al. 2024);
+* :mod:`.training`: :func:`train_saes` (many at once), :func:`train_sae` (one), the recipe
+  :data:`SAE_TRAIN_CONFIG`;
+* :mod:`.metrics`: L0, MSE, FVU, latent densities, MMCS and matched MMCS, :func:`evaluate`;
+* :mod:`.baselines`: PCA and ICA, which an SAE must beat, and the geometric median;
+* :mod:`.data`: ground-truth data (Sharkey et al. 2022) and a toy model's activations;
+* :mod:`.figures` and :mod:`.explorer`: the chapter's figures and :class:`SAEExplorer`.
+"""
+
+from .base import SAE, SAEConfig, SparseAutoencoder, default_sparsity, kinds, sae_class
+from .relu_l1 import ReluL1SAE  # the variants register in this order: KINDS lists them so
+from .topk import TopKSAE  # noqa: I001
+from .jumprelu import JumpReLUSAE  # noqa: I001
+from .baselines import geometric_median, ica_directions, pca_directions, pca_fvu
+from .data import GroundTruthData, hidden_activations
+from .explorer import SAE_EXPLORER_TRAINING, SAEExplorer, SAEReadout
+from .figures import (
+    SAE_COLOURS,
+    SAEFrame,
+    draw_sae_directions,
+    plot_density_histograms,
+    plot_feature_splitting,
+    plot_l0_fvu_frontier,
+    plot_recovery_heatmaps,
+    plot_sae_directions,
+    recovery_table,
+)
+from .metrics import (
+    Recovery,
+    SAEMetrics,
+    cosine_matrix,
+    dead_fraction,
+    dense_fraction,
+    density_histogram,
+    evaluate,
+    l0,
+    latent_density,
+    latents_per_feature,
+    matched_mmcs,
+    mmcs,
+    mse,
+    recovery,
+    fvu,
+)
+from .training import SAE_TRAIN_CONFIG, ActivationSampler, SAETraining, train_sae, train_saes
+
+KINDS = kinds()
+"""The variants, by name: ``("relu_l1", "topk", "jumprelu")``."""
+
+__all__ = [
+    "KINDS",
+    "SAE",
+    "SAEConfig",
+    "SparseAutoencoder",
+    "ReluL1SAE",
+    "TopKSAE",
+    "JumpReLUSAE",
+    "default_sparsity",
+    "kinds",
+    "sae_class",
+    "geometric_median",
+    "ica_directions",
+    "pca_directions",
+    "pca_fvu",
+    "GroundTruthData",
+    "hidden_activations",
+    "SAE_EXPLORER_TRAINING",
+    "SAEExplorer",
+    "SAEReadout",
+    "SAE_COLOURS",
+    "SAEFrame",
+    "draw_sae_directions",
+    "plot_density_histograms",
+    "plot_feature_splitting",
+    "plot_l0_fvu_frontier",
+    "plot_recovery_heatmaps",
+    "plot_sae_directions",
+    "recovery_table",
+    "Recovery",
+    "SAEMetrics",
+    "cosine_matrix",
+    "dead_fraction",
+    "dense_fraction",
+    "density_histogram",
+    "evaluate",
+    "l0",
+    "latent_density",
+    "latents_per_feature",
+    "matched_mmcs",
+    "mmcs",
+    "mse",
+    "recovery",
+    "fvu",
+    "SAE_TRAIN_CONFIG",
+    "ActivationSampler",
+    "SAETraining",
+    "train_sae",
+    "train_saes",
+]

@@ -1,0 +1,371 @@
+"""What every sparse autoencoder shares: its configuration, the batched model, one trained SAE.
+
+An SAE reads activations ``x`` (``d_in`` wide) into many more latents ``f`` (``d_sae``), most
+of them zero, and writes them back::
+
+    f = σ(W_encᵀ (x − b_dec) + b_enc),      x̂ = W_decᵀ f + b_dec
+
+trained on ``‖x − x̂‖² + sparsity penalty``. The variants differ only in ``σ`` and the penalty,
+so each is a small class on the shared base :class:`SAE` (one module per variant, as SAELens's
+``saes/`` does): :class:`~superpos_lib.sae.relu_l1.ReluL1SAE`,
+:class:`~superpos_lib.sae.topk.TopKSAE`, :class:`~superpos_lib.sae.jumprelu.JumpReLUSAE`.
+
+Everything is batched over instances (``n_inst``) like the toy models, so a sweep over λ, k or
+seeds is one model; inputs may be shared by all instances (``batch d_in``) or per instance
+(``inst batch d_in``). Inputs are multiplied by one number, the buffer :attr:`SAE.scale`,
+chosen at initialisation so that their mean squared norm is 1: λ, thresholds and losses then
+mean the same for activations of any width or size.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from jaxtyping import Float
+from torch import Tensor, nn
+
+from ..checks import check_choice, check_matrix, check_number, check_positive_int
+from ..runtime import get_device
+from ..training import TrainState
+from .baselines import geometric_median
+
+__all__ = ["SAEConfig", "SAE", "SparseAutoencoder", "kinds", "sae_class", "default_sparsity"]
+
+
+def kinds() -> tuple[str, ...]:
+    """The SAE variants, by name (``"relu_l1"``, ``"topk"``, ``"jumprelu"``)."""
+    return tuple(SAE.registry)
+
+
+def sae_class(kind: str) -> type["SAE"]:
+    """The class of variant ``kind``; ``ValueError`` naming ``kind`` for an unknown one."""
+    check_choice(kind, "kind", kinds())
+    return SAE.registry[kind]
+
+
+def default_sparsity(kind: str, d_in: int, d_sae: int) -> float:
+    """The sparsity setting used when none is given: λ = 0.1 (relu_l1, inputs at unit mean
+    squared norm), ``k = min(d_sae, max(1, d_in // 4))`` (topk), target L0 of the same size
+    (jumprelu)."""
+    return sae_class(kind).default_sparsity(d_in, d_sae)
+
+
+@dataclass(frozen=True)
+class SAEConfig:
+    """The shape of an SAE and how it trains (all instances share it; sparsity may differ).
+
+    Args:
+        d_in: width of the activations.
+        d_sae: number of latents (the dictionary size).
+        kind: ``"relu_l1"``, ``"topk"`` or ``"jumprelu"``.
+        n_inst: instances trained together.
+        unit_decoder: hold decoder rows at unit norm after every step. ``None``: yes for relu_l1
+            and topk, no for jumprelu (its L0 penalty does not care about norms). For relu_l1,
+            ``False`` means free rows and the norm-weighted L1 penalty.
+        init_encoder: ``"transpose"`` (W_enc = W_decᵀ, as Gao et al. and Anthropic's April 2024
+            update) or ``"independent"`` (both drawn at random).
+        init_b_dec: ``"median"`` (geometric median of a sample, Bricken et al.), ``"mean"`` or
+            ``"zero"``.
+        dead_window: a latent that has not fired for this many steps counts as dead (for
+            resampling, the topk auxiliary loss and :attr:`SAE.dead`).
+        resample_every: relu_l1 only: every this many steps (until 60% of training), re-aim the
+            dead latents at badly reconstructed inputs. ``None``: never.
+        aux_coeff: topk's auxiliary-loss weight α.
+        aux_k: latents used by the auxiliary loss (``None``: ``max(1, d_in // 2)``).
+        bandwidth: jumprelu's straight-through kernel width ε.
+        init_threshold: jumprelu's initial θ.
+        l0_coeff: jumprelu's penalty weight ``c``.
+    """
+
+    d_in: int
+    d_sae: int
+    kind: str = "relu_l1"
+    n_inst: int = 1
+    unit_decoder: bool | None = None
+    init_encoder: str = "transpose"
+    init_b_dec: str = "median"
+    dead_window: int = 50
+    resample_every: int | None = None
+    aux_coeff: float = 1 / 32
+    aux_k: int | None = None
+    bandwidth: float = 0.05
+    init_threshold: float = 0.05
+    l0_coeff: float = 1.0
+
+    def __post_init__(self):
+        check_positive_int(self.d_in, "d_in")
+        check_positive_int(self.d_sae, "d_sae")
+        check_positive_int(self.n_inst, "n_inst")
+        check_choice(self.kind, "kind", kinds())
+        check_choice(self.init_encoder, "init_encoder", ("transpose", "independent"))
+        check_choice(self.init_b_dec, "init_b_dec", ("median", "mean", "zero"))
+        check_positive_int(self.dead_window, "dead_window")
+        if self.resample_every is not None:
+            check_positive_int(self.resample_every, "resample_every")
+            if self.kind != "relu_l1":
+                raise ValueError(f"resample_every is for kind='relu_l1' only, got kind={self.kind!r}")
+        if self.aux_k is not None:
+            check_positive_int(self.aux_k, "aux_k")
+        for name in ("aux_coeff", "l0_coeff"):
+            check_number(getattr(self, name), name, low=0)
+        for name in ("bandwidth", "init_threshold"):
+            check_number(getattr(self, name), name, low=0, low_open=True)
+
+    @property
+    def unit_norm(self) -> bool:
+        """Whether decoder rows are renormalised after every step."""
+        return sae_class(self.kind).unit_decoder_default if self.unit_decoder is None else self.unit_decoder
+
+
+class SAE(nn.Module):
+    """Sparse autoencoders batched over instances (``W_enc: inst d_in d_sae``, ``W_dec: inst
+    d_sae d_in``): the model that trains. :meth:`instance` gives one as a
+    :class:`SparseAutoencoder` on the CPU.
+
+    ``SAE(config, ...)`` builds the variant that ``config.kind`` names. A variant sets
+    ``kind`` in its class statement (``class TopKSAE(SAE, kind="topk")``) and supplies
+    :meth:`activation` (``σ``), :meth:`sparsity_loss` (the penalty) and, if it needs them,
+    :meth:`check_sparsity`, :meth:`default_sparsity` and :meth:`maintain`.
+
+    Args:
+        config: shapes and options.
+        sparsity: λ (relu_l1), k (topk) or the target L0 (jumprelu): a number, or one per instance.
+        init_data: a sample of inputs (``batch d_in``) that sets :attr:`scale` and ``b_dec``.
+        seed: seeds the weights.
+        device: where the parameters live.
+    """
+
+    registry: ClassVar[dict[str, type["SAE"]]] = {}
+    kind: ClassVar[str] = ""
+    sparsity_name: ClassVar[str] = "sparsity"
+    unit_decoder_default: ClassVar[bool] = True
+
+    def __init_subclass__(cls, *, kind: str, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.kind = kind
+        SAE.registry[kind] = cls
+
+    def __new__(cls, config: SAEConfig | None = None, *args: Any, **kwargs: Any):
+        if config is None:  # copy and pickle make the object first and fill it in after
+            return super().__new__(cls)
+        target = sae_class(config.kind) if cls is SAE else cls
+        if target.kind != config.kind:
+            raise ValueError(f"config.kind is {config.kind!r}, but {cls.__name__} is the {cls.kind!r} variant")
+        return super().__new__(target)
+
+    def __init__(
+        self,
+        config: SAEConfig,
+        sparsity: float | Sequence[float] | Tensor | None = None,
+        init_data: Float[Tensor, "batch d_in"] | None = None,
+        *,
+        seed: int = 0,
+        device: str | torch.device | None = None,
+    ):
+        super().__init__()
+        c = self.config = config
+        dev = get_device(device)
+        if sparsity is None:
+            sparsity = self.default_sparsity(c.d_in, c.d_sae)
+        s = torch.as_tensor(sparsity, dtype=torch.float32).flatten()
+        if s.numel() == 1:
+            s = s.expand(c.n_inst)
+        if s.numel() != c.n_inst:
+            raise ValueError(f"sparsity needs 1 or n_inst={c.n_inst} values, got {s.numel()}")
+        if not torch.isfinite(s).all():
+            raise ValueError(f"sparsity must be finite, got {s.tolist()}")
+        self.check_sparsity(s, c.d_sae)
+        self.register_buffer("sparsity", s.clone().to(dev))
+        gen = torch.Generator().manual_seed(seed)
+        dirs = torch.randn(c.n_inst, c.d_sae, c.d_in, generator=gen)
+        W_dec = dirs / dirs.norm(dim=-1, keepdim=True)
+        if c.init_encoder == "transpose":
+            W_enc = W_dec.mT.clone()
+        else:
+            bound = 1 / math.sqrt(c.d_in)
+            W_enc = (torch.rand(c.n_inst, c.d_in, c.d_sae, generator=gen) * 2 - 1) * bound
+        scale = torch.tensor(1.0)
+        b_dec = torch.zeros(c.n_inst, c.d_in)
+        if init_data is not None:
+            x = check_matrix(init_data, "init_data", c.d_in).float().cpu()
+            sq = x.square().sum(-1).mean()
+            if sq > 0:
+                scale = 1 / sq.sqrt()
+            x = x * scale
+            if c.init_b_dec == "mean":
+                b_dec[:] = x.mean(0)
+            elif c.init_b_dec == "median":
+                b_dec[:] = geometric_median(x)
+        self.register_buffer("scale", scale.to(dev))
+        self.W_enc = nn.Parameter(W_enc.to(dev))
+        self.b_enc = nn.Parameter(torch.zeros(c.n_inst, c.d_sae, device=dev))
+        self.W_dec = nn.Parameter(W_dec.to(dev))
+        self.b_dec = nn.Parameter(b_dec.to(dev))
+        self.register_buffer("steps_since_fired", torch.zeros(c.n_inst, c.d_sae, dtype=torch.long, device=dev))
+
+    # -- what a variant supplies ------------------------------------------------------------------
+    @classmethod
+    def default_sparsity(cls, d_in: int, d_sae: int) -> float:
+        """The sparsity setting used when none is given."""
+        raise NotImplementedError
+
+    @classmethod
+    def check_sparsity(cls, sparsity: Float[Tensor, "inst"], d_sae: int) -> None:
+        """Raise ``ValueError`` naming ``sparsity`` for values this variant cannot use."""
+
+    @staticmethod
+    def activation(pre: Float[Tensor, "inst batch d_sae"], sparsity: Float[Tensor, "inst"],
+                   threshold: Float[Tensor, "inst d_sae"] | None, *, bandwidth: float,
+                   ste: bool) -> Float[Tensor, "inst batch d_sae"]:
+        """``σ``: latents from pre-activations (``ste``: with the training-time gradient estimator)."""
+        raise NotImplementedError
+
+    def sparsity_loss(self, f: Tensor, pre: Tensor, err: Tensor) -> Float[Tensor, "inst"]:
+        """The penalty added to the reconstruction error, per instance (``err = x̂ − x``, scaled)."""
+        raise NotImplementedError
+
+    def maintain(self, state: TrainState, x: Tensor) -> None:
+        """Anything a variant does after each update, once firing counts and norms are kept."""
+
+    # -- the model --------------------------------------------------------------------------------
+    @property
+    def n_inst(self) -> int:
+        return self.config.n_inst
+
+    @property
+    def threshold(self) -> Tensor | None:
+        """jumprelu's θ, ``(inst, d_sae)`` (``None`` for the other kinds)."""
+        return None
+
+    @property
+    def dead(self) -> Tensor:
+        """``(inst, d_sae)``: latents that have not fired in the last ``dead_window`` steps."""
+        return self.steps_since_fired >= self.config.dead_window
+
+    def _inputs(self, x: Tensor) -> Tensor:
+        if x.ndim == 2:
+            x = x[None]
+        if x.ndim != 3 or x.shape[-1] != self.config.d_in or x.shape[0] not in (1, self.n_inst):
+            raise ValueError(f"x must be (batch, {self.config.d_in}) or ({self.n_inst}, batch, {self.config.d_in}), got {tuple(x.shape)}")
+        return x * self.scale
+
+    def pre_acts(self, xs: Float[Tensor, "shared batch d_in"]) -> Float[Tensor, "inst batch d_sae"]:
+        """``W_encᵀ (x − b_dec) + b_enc`` for inputs already multiplied by :attr:`scale`."""
+        return torch.baddbmm(self.b_enc[:, None, :], (xs - self.b_dec[:, None, :]).expand(self.n_inst, -1, -1), self.W_enc)
+
+    def _latents(self, xs: Tensor, *, ste: bool) -> tuple[Tensor, Tensor]:
+        pre = self.pre_acts(xs)
+        return pre, self.activation(pre, self.sparsity, self.threshold, bandwidth=self.config.bandwidth, ste=ste)
+
+    def encode(self, x: Float[Tensor, "*shared batch d_in"]) -> Float[Tensor, "inst batch d_sae"]:
+        """Latents of inputs ``x`` (shared ``batch d_in`` or per instance)."""
+        return self._latents(self._inputs(x), ste=False)[1]
+
+    def decode(self, f: Float[Tensor, "inst batch d_sae"]) -> Float[Tensor, "inst batch d_in"]:
+        """Reconstructions, in the inputs' units."""
+        return torch.baddbmm(self.b_dec[:, None, :], f, self.W_dec) / self.scale
+
+    def forward(self, x: Float[Tensor, "*shared batch d_in"]) -> Float[Tensor, "inst batch d_in"]:
+        return self.decode(self.encode(x))
+
+    def step_loss(self, x: Float[Tensor, "*shared batch d_in"]) -> tuple[Float[Tensor, "inst"], Tensor]:
+        """The training loss per instance (reconstruction error summed over ``d_in``, averaged
+        over the batch, in scaled units, plus the variant's penalty), and which latents fired
+        on this batch (``(inst, d_sae)``, for :meth:`after_step`)."""
+        xs = self._inputs(x)
+        pre, f = self._latents(xs, ste=True)
+        err = torch.baddbmm(self.b_dec[:, None, :], f, self.W_dec) - xs
+        loss = err.square().sum(-1).mean(-1) + self.sparsity_loss(f, pre, err)
+        return loss, (f > 0).any(-2).detach()
+
+    def loss(self, x: Float[Tensor, "*shared batch d_in"]) -> Float[Tensor, "inst"]:
+        """The training loss per instance (see :meth:`step_loss`)."""
+        return self.step_loss(x)[0]
+
+    @torch.no_grad()
+    def after_step(self, state: TrainState, x: Tensor, fired: Tensor) -> None:
+        """After each update (:func:`~superpos_lib.training.train` calls it): count steps since
+        each latent fired, hold decoder rows at unit norm, then the variant's :meth:`maintain`."""
+        self.steps_since_fired.add_(1).masked_fill_(fired, 0)
+        if self.config.unit_norm:
+            self.W_dec.div_(self.W_dec.norm(dim=-1, keepdim=True).clamp(min=1e-8))
+        self.maintain(state, x)
+
+    def instance(self, i: int = 0) -> "SparseAutoencoder":
+        """Instance ``i`` as a standalone :class:`SparseAutoencoder` on the CPU."""
+        if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < self.n_inst:
+            raise ValueError(f"i must be in [0, {self.n_inst}), got {i!r}")
+        th = self.threshold
+        return SparseAutoencoder(
+            kind=self.kind,
+            W_enc=self.W_enc[i].detach().cpu().clone(),
+            b_enc=self.b_enc[i].detach().cpu().clone(),
+            W_dec=self.W_dec[i].detach().cpu().clone(),
+            b_dec=self.b_dec[i].detach().cpu().clone(),
+            scale=float(self.scale),
+            sparsity=float(self.sparsity[i]),
+            threshold=None if th is None else th[i].detach().cpu().clone(),
+            bandwidth=self.config.bandwidth,
+        )
+
+
+@dataclass(frozen=True)
+class SparseAutoencoder:
+    """One trained SAE, CPU tensors: what :func:`~superpos_lib.sae.train_sae` returns.
+
+    Attributes:
+        kind: ``"relu_l1"``, ``"topk"`` or ``"jumprelu"``.
+        W_enc: ``(d_in, d_sae)``.
+        b_enc: ``(d_sae,)``.
+        W_dec: ``(d_sae, d_in)``, row ``j`` is latent ``j``'s direction.
+        b_dec: ``(d_in,)``, in scaled units.
+        scale: inputs are multiplied by this before encoding (outputs divided after decoding).
+        sparsity: its λ, k or target L0.
+        threshold: jumprelu's ``(d_sae,)`` thresholds.
+    """
+
+    kind: str
+    W_enc: Tensor
+    b_enc: Tensor
+    W_dec: Tensor
+    b_dec: Tensor
+    scale: float
+    sparsity: float
+    threshold: Tensor | None = None
+    bandwidth: float = 0.05
+
+    @property
+    def d_in(self) -> int:
+        return self.W_dec.shape[1]
+
+    @property
+    def d_sae(self) -> int:
+        return self.W_dec.shape[0]
+
+    def _check(self, x: Tensor, name: str, width: int) -> Tensor:
+        if not isinstance(x, Tensor) or x.ndim != 2 or x.shape[1] != width:
+            raise ValueError(f"{name} must be a (batch, {width}) tensor, got {getattr(x, 'shape', type(x))}")
+        return x.to(self.W_dec.device, torch.float32)
+
+    @torch.no_grad()
+    def encode(self, x: Float[Tensor, "batch d_in"]) -> Float[Tensor, "batch d_sae"]:
+        """The latents of ``x``."""
+        x = self._check(x, "x", self.d_in)
+        pre = (x * self.scale - self.b_dec) @ self.W_enc + self.b_enc
+        th = None if self.threshold is None else self.threshold[None]
+        f = sae_class(self.kind).activation(pre[None], torch.tensor([self.sparsity]), th, bandwidth=self.bandwidth,
+                                            ste=False)
+        return f[0]
+
+    @torch.no_grad()
+    def decode(self, f: Float[Tensor, "batch d_sae"]) -> Float[Tensor, "batch d_in"]:
+        """The reconstruction from latents ``f``, in the inputs' units."""
+        f = self._check(f, "f", self.d_sae)
+        return (f @ self.W_dec + self.b_dec) / self.scale
+
+    def __call__(self, x: Float[Tensor, "batch d_in"]) -> Float[Tensor, "batch d_in"]:
+        return self.decode(self.encode(x))

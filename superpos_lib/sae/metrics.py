@@ -1,0 +1,237 @@
+"""How good an SAE is, defined once: sparsity, reconstruction, dead latents, feature recovery.
+
+* :func:`l0` (active latents per input), :func:`mse`, and :func:`fvu`, the fraction of variance
+  unexplained ``Σ‖x − x̂‖² / Σ‖x − x̄‖²`` over the whole evaluation set (not a mean of
+  per-input ratios);
+* :func:`latent_density` and the :func:`dead_fraction` / :func:`dense_fraction` of latents,
+  :func:`density_histogram` on a log scale;
+* against known features (Sharkey et al. 2022): :func:`mmcs`, the mean over features of the
+  best cosine with any decoder row, the one-to-one :func:`matched_mmcs` (Hungarian matching by
+  SciPy), :func:`latents_per_feature` (feature splitting) and :func:`recovery` per instance;
+* :func:`evaluate` streams a whole evaluation set in chunks (float64 accumulators), so
+  millions of rows are fine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from ..checks import check_matrix, check_number, check_positive_int
+from .base import SAE, SparseAutoencoder
+
+__all__ = [
+    "l0",
+    "mse",
+    "fvu",
+    "latent_density",
+    "dead_fraction",
+    "dense_fraction",
+    "density_histogram",
+    "cosine_matrix",
+    "mmcs",
+    "matched_mmcs",
+    "latents_per_feature",
+    "Recovery",
+    "recovery",
+    "SAEMetrics",
+    "evaluate",
+]
+
+
+def l0(f: Float[Tensor, "*inst batch d_sae"]) -> Float[Tensor, "*inst"]:
+    """Mean number of non-zero latents per input."""
+    return (f != 0).float().sum(-1).mean(-1)
+
+
+def mse(x: Float[Tensor, "*xs batch d_in"], x_hat: Float[Tensor, "*inst batch d_in"]) -> Float[Tensor, "*inst"]:
+    """Mean over inputs of the squared reconstruction error ``‖x − x̂‖²``."""
+    return (x - x_hat).square().sum(-1).mean(-1)
+
+
+def fvu(x: Float[Tensor, "*xs batch d_in"], x_hat: Float[Tensor, "*inst batch d_in"]) -> Float[Tensor, "*inst"]:
+    """Fraction of variance unexplained, ``Σ‖x − x̂‖² / Σ‖x − x̄‖²`` over the whole set
+    (``x̄`` the set's mean input): 0 is perfect, 1 is no better than predicting the mean."""
+    x, x_hat = torch.broadcast_tensors(x, x_hat)
+    num = (x - x_hat).double().square().sum((-1, -2))
+    den = (x - x.mean(-2, keepdim=True)).double().square().sum((-1, -2))
+    return (num / den).float()
+
+
+def latent_density(f: Float[Tensor, "*inst batch d_sae"]) -> Float[Tensor, "*inst d_sae"]:
+    """Fraction of inputs on which each latent fires."""
+    return (f != 0).float().mean(-2)
+
+
+def dead_fraction(density: Float[Tensor, "*inst d_sae"]) -> Float[Tensor, "*inst"]:
+    """Fraction of latents that never fired on the evaluation set."""
+    return (density == 0).float().mean(-1)
+
+
+def dense_fraction(density: Float[Tensor, "*inst d_sae"], threshold: float = 0.1) -> Float[Tensor, "*inst"]:
+    """Fraction of latents firing on more than ``threshold`` of inputs (too dense to be a sparse feature)."""
+    check_number(threshold, "threshold", low=0, high=1, low_open=True, high_open=True)
+    return (density > threshold).float().mean(-1)
+
+
+def density_histogram(
+    density: Float[Tensor, "d_sae"], bins: int = 40, low: float = -6.0
+) -> tuple[Float[Tensor, "bins"], Float[Tensor, "bins_plus_1"], int]:
+    """Histogram of ``log10`` latent densities over ``[low, 0]``: ``(counts, edges, n_dead)``
+    (dead latents, with density 0, have no logarithm and are counted apart)."""
+    check_positive_int(bins, "bins")
+    check_number(low, "low", high=0, high_open=True)
+    d = density.flatten().float()
+    alive = d[d > 0]
+    edges = torch.linspace(low, 0.0, bins + 1)
+    counts = torch.histc(alive.log10().clamp(low, 0.0), bins=bins, min=low, max=0.0)
+    return counts, edges, int((d == 0).sum())
+
+
+def cosine_matrix(true_directions: Float[Tensor, "feats d_in"], W_dec: Float[Tensor, "d_sae d_in"]) -> Float[Tensor, "feats d_sae"]:
+    """Cosine similarity of every true feature with every decoder row."""
+    for t, name in ((true_directions, "true_directions"), (W_dec, "W_dec")):
+        if not isinstance(t, Tensor) or t.ndim != 2 or 0 in t.shape:
+            raise ValueError(f"{name} must be a non-empty 2-D tensor, got {getattr(t, 'shape', type(t))}")
+        if not torch.isfinite(t).all():
+            raise ValueError(f"{name} contains NaN or infinite values")
+    if true_directions.shape[1] != W_dec.shape[1]:
+        raise ValueError(f"true_directions and W_dec must have the same width, got {true_directions.shape[1]} and {W_dec.shape[1]}")
+    a = true_directions.detach().float().cpu()
+    b = W_dec.detach().float().cpu()
+    a = a / a.norm(dim=1, keepdim=True).clamp(min=1e-12)
+    b = b / b.norm(dim=1, keepdim=True).clamp(min=1e-12)
+    return a @ b.T
+
+
+def mmcs(true_directions: Float[Tensor, "feats d_in"], W_dec: Float[Tensor, "d_sae d_in"]) -> float:
+    """Mean max cosine similarity: the mean over true features of the best cosine with any
+    decoder row (1 when every feature has a latent pointing exactly along it)."""
+    return float(cosine_matrix(true_directions, W_dec).max(dim=1).values.mean())
+
+
+def matched_mmcs(true_directions: Float[Tensor, "feats d_in"], W_dec: Float[Tensor, "d_sae d_in"]) -> float:
+    """MMCS with each latent used at most once: the best one-to-one matching of features to
+    latents (Hungarian algorithm, :func:`scipy.optimize.linear_sum_assignment`), averaged over
+    features (a feature left without a latent scores 0)."""
+    from scipy.optimize import linear_sum_assignment  # imported here: SciPy's optimize takes a while to load
+
+    cos = cosine_matrix(true_directions, W_dec).double().numpy()
+    rows, cols = linear_sum_assignment(cos, maximize=True)
+    return float(cos[rows, cols].sum() / cos.shape[0])
+
+
+def latents_per_feature(
+    true_directions: Float[Tensor, "feats d_in"], W_dec: Float[Tensor, "d_sae d_in"], threshold: float = 0.9
+) -> Float[Tensor, "feats"]:
+    """How many decoder rows point along each true feature (cosine above ``threshold``): 1 is a
+    clean recovery, more is a feature split across latents, 0 a feature missed."""
+    check_number(threshold, "threshold", low=-1, high=1, high_open=True)
+    return (cosine_matrix(true_directions, W_dec) > threshold).float().sum(1)
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """How well each instance's decoder recovers known features: ``mmcs`` and ``matched_mmcs``, ``(inst,)``."""
+
+    mmcs: Tensor
+    matched_mmcs: Tensor
+
+
+def recovery(true_directions: Float[Tensor, "feats d_in"], W_dec: Float[Tensor, "*inst d_sae d_in"]) -> Recovery:
+    """:func:`mmcs` and :func:`matched_mmcs` of every instance of a batched decoder
+    ``(inst, d_sae, d_in)`` (or of one ``(d_sae, d_in)``, as one instance)."""
+    if not isinstance(W_dec, Tensor) or W_dec.ndim not in (2, 3):
+        raise ValueError(f"W_dec must be (d_sae, d_in) or (inst, d_sae, d_in), got {getattr(W_dec, 'shape', type(W_dec))}")
+    decoders = W_dec.detach()[None] if W_dec.ndim == 2 else W_dec.detach()
+    return Recovery(torch.tensor([mmcs(true_directions, W) for W in decoders]),
+                    torch.tensor([matched_mmcs(true_directions, W) for W in decoders]))
+
+
+@dataclass(frozen=True)
+class SAEMetrics:
+    """Evaluation of SAEs on a set of inputs, one entry per instance.
+
+    Attributes:
+        l0, mse, fvu: ``(inst,)`` (MSE in the inputs' units).
+        density: ``(inst, d_sae)`` fraction of inputs each latent fires on.
+        dead, dense: ``(inst,)`` fractions of latents never firing / firing on > 10% of inputs.
+        n_inputs: size of the evaluation set.
+        mmcs, matched_mmcs: ``(inst,)`` recovery of the known features, when
+            :func:`evaluate` was given them (else ``None``).
+    """
+
+    l0: Tensor
+    mse: Tensor
+    fvu: Tensor
+    density: Tensor
+    dead: Tensor
+    dense: Tensor
+    n_inputs: int
+    mmcs: Tensor | None = None
+    matched_mmcs: Tensor | None = None
+
+    @property
+    def n_dead(self) -> Tensor:
+        """Latents that never fired on the evaluation set, per instance (an integer tensor)."""
+        return (self.density == 0).sum(-1)
+
+
+@torch.no_grad()
+def evaluate(
+    sae: SAE | SparseAutoencoder,
+    acts: Float[Tensor, "n d_in"] | Iterable[Tensor],
+    *,
+    true_directions: Float[Tensor, "feats d_in"] | None = None,
+    chunk: int = 8192,
+    dense_threshold: float = 0.1,
+) -> SAEMetrics:
+    """L0, MSE, FVU and latent densities over a whole evaluation set, streamed in chunks
+    (``acts`` a tensor, or an iterable of ``batch d_in`` tensors, e.g. a finite generator);
+    with ``true_directions``, also each instance's :func:`recovery` of them."""
+    check_positive_int(chunk, "chunk")
+    if isinstance(acts, Tensor):
+        check_matrix(acts, "acts")
+        pieces: Iterable[Tensor] = acts.split(chunk)
+    else:
+        pieces = acts
+    single = isinstance(sae, SparseAutoencoder)
+    device = sae.W_dec.device
+    n = 0
+    sum_x = sum_sq = err = fires = None
+    for x in pieces:
+        x = check_matrix(x, "acts", sae.W_dec.shape[-1]).to(device, torch.float32)
+        if single:
+            f = sae.encode(x)[None]
+            x_hat = sae.decode(f[0])[None]
+        else:
+            f = sae.encode(x)
+            x_hat = sae.decode(f)
+        xd = x.double()
+        if n == 0:
+            sum_x, sum_sq = xd.sum(0), xd.square().sum()
+            err = (x_hat - x).double().square().sum((-1, -2))
+            fires = (f != 0).double().sum(-2)
+        else:
+            sum_x += xd.sum(0)
+            sum_sq += xd.square().sum()
+            err += (x_hat - x).double().square().sum((-1, -2))
+            fires += (f != 0).double().sum(-2)
+        n += x.shape[0]
+    if n == 0:
+        raise ValueError("acts is empty: no inputs to evaluate on")
+    var = sum_sq - sum_x.square().sum() / n
+    density = (fires / n).float()
+    rec = None if true_directions is None else recovery(true_directions, sae.W_dec)
+    out = SAEMetrics(density.sum(-1), (err / n).float(), (err / var).float(), density, dead_fraction(density),
+                     dense_fraction(density, dense_threshold), n,
+                     None if rec is None else rec.mmcs, None if rec is None else rec.matched_mmcs)
+    if single:
+        fields = ("l0", "mse", "fvu", "density", "dead", "dense")
+        out = SAEMetrics(*(getattr(out, k)[0] for k in fields), n,
+                         None if rec is None else rec.mmcs[0], None if rec is None else rec.matched_mmcs[0])
+    return out

@@ -1,0 +1,59 @@
+"""The TopK SAE (Gao et al. 2024, "Scaling and evaluating sparse autoencoders").
+
+``σ`` keeps the ``k`` largest pre-activations of each input (then a ReLU), so ``L0 ≤ k`` by
+construction and no sparsity penalty is needed. Latents that stop firing are kept alive by an
+auxiliary loss (``α = 1/32``): the ``k_aux`` largest *dead* latents must reconstruct the
+residual ``x − x̂``, normalised by its variance so that it stays ``O(1)`` as the fit improves.
+"""
+
+from __future__ import annotations
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from .base import SAE
+
+__all__ = ["TopKSAE"]
+
+
+def _topk(pre: Tensor, k: Tensor) -> Tensor:
+    """ReLU of the ``k`` largest entries of each row (``k``: ``(inst,)``, may differ per instance)."""
+    k_max = int(k.max())
+    vals, idx = pre.topk(k_max, dim=-1)
+    keep = torch.arange(k_max, device=pre.device) < k.view(-1, *([1] * (pre.ndim - 1)))
+    return torch.zeros_like(pre).scatter(-1, idx, vals.relu() * keep)
+
+
+class TopKSAE(SAE, kind="topk"):
+    """``f = ReLU(TopK_k(pre))``, no penalty but the dead-latent auxiliary loss (``sparsity`` is k)."""
+
+    sparsity_name = "k for topk"
+
+    @classmethod
+    def default_sparsity(cls, d_in: int, d_sae: int) -> float:
+        return float(min(d_sae, max(1, d_in // 4)))
+
+    @classmethod
+    def check_sparsity(cls, sparsity: Tensor, d_sae: int) -> None:
+        if (sparsity <= 0).any() or (sparsity > d_sae).any():
+            raise ValueError(f"sparsity (k for topk) must be in (0, d_sae={d_sae}], got {sparsity.tolist()}")
+        if (sparsity != sparsity.round()).any():
+            raise ValueError(f"sparsity (k for topk) must be a whole number, got {sparsity.tolist()}")
+
+    @staticmethod
+    def activation(pre: Tensor, sparsity: Tensor, threshold: Tensor | None, *, bandwidth: float, ste: bool) -> Tensor:
+        return _topk(pre, sparsity)
+
+    def sparsity_loss(self, f: Tensor, pre: Tensor, err: Tensor) -> Float[Tensor, "inst"]:
+        c, dead = self.config, self.dead
+        if c.aux_coeff == 0 or not bool(dead.any()):
+            return torch.zeros(self.n_inst, device=pre.device)
+        k_aux = min(c.aux_k or max(1, c.d_in // 2), c.d_sae)
+        aux_pre = pre.masked_fill(~dead[:, None, :], float("-inf"))
+        vals, idx = aux_pre.topk(k_aux, dim=-1)
+        z = torch.zeros_like(pre).scatter(-1, idx, vals.relu().nan_to_num(0.0, 0.0, 0.0))
+        e_hat = torch.bmm(z, self.W_dec)
+        e = -err.detach()  # the residual x − x̂
+        aux = (e_hat - e).square().sum((-1, -2)) / (e - e.mean(-2, keepdim=True)).square().sum((-1, -2)).clamp(min=1e-12)
+        return c.aux_coeff * aux

@@ -1,0 +1,156 @@
+"""Checks on the repository itself: commands, notebooks, table of contents, house rules."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
+
+
+def _ci_command(name: str) -> str:
+    match = re.search(rf"^{name}_command='(.+)'$", (ROOT / ".ci/run").read_text(), re.M)
+    assert match, f"{name}_command not found in .ci/run"
+    return match.group(1)
+
+
+@pytest.mark.parametrize("name", ["build", "test"])
+def test_ci_runs_the_readme_commands(name):
+    readme = (ROOT / "README.md").read_text()
+    command = _ci_command(name)
+    assert f"```bash\n{command}\n```" in readme, f"README.md must show the {name} command .ci/run uses"
+    assert f'bash -c "${name}_command"' in (ROOT / ".ci/run").read_text()
+
+
+def test_toc_lists_every_chapter_and_nothing_missing():
+    toc = (ROOT / "_toc.yml").read_text()
+    listed = set(re.findall(r"file:\s*(\S+)", toc)) | set(re.findall(r"root:\s*(\S+)", toc))
+    for nb in NOTEBOOKS:
+        assert f"book/{nb.stem}" in listed, f"{nb.name} is not in _toc.yml"
+    for entry in listed:
+        assert any((ROOT / f"{entry}{ext}").exists() for ext in (".md", ".ipynb")), entry
+
+
+def _cells(nb_path, kind="code"):
+    nb = json.loads(nb_path.read_text())
+    return nb, [c for c in nb["cells"] if c["cell_type"] == kind]
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_are_stored_without_outputs(nb_path):
+    nb, cells = _cells(nb_path)
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in cells)
+    assert "widgets" not in nb.get("metadata", {})
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
+def test_chapter_setup_cell(nb_path):
+    _, cells = _cells(nb_path)
+    first = "".join(cells[0]["source"])
+    assert 'find_spec("superpos_lib") is None' in first, "install only when the library is missing"
+    assert "sp.setup_notebook()" in first
+    install_args = re.search(r'"pip", "install"(.*?)\]', first, re.S).group(1)
+    assert "torch" not in install_args, "never reinstall torch (Colab's build must stay)"
+    assert "hide-output" in cells[0]["metadata"].get("tags", [])
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
+def test_chapters_define_no_machinery(nb_path):
+    _, cells = _cells(nb_path)
+    for cell in cells:
+        source = "".join(cell["source"])
+        assert not re.search(r"^\s*(def|class)\s", source, re.M), f"move this into superpos_lib:\n{source}"
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
+def test_chapters_check_their_claims_in_hidden_cells(nb_path):
+    _, cells = _cells(nb_path)
+    checks = [c for c in cells if "remove-cell" in c["metadata"].get("tags", [])]
+    assert checks and all("assert" in "".join(c["source"]) for c in checks)
+
+
+def test_one_repository_and_branch_everywhere():
+    """_config.yml sets the repository and branch; setup cells install from exactly that."""
+    config = (ROOT / "_config.yml").read_text()
+    url = re.search(r"^\s*url:\s*(\S+)", config, re.M).group(1)
+    branch = re.search(r"^\s*branch:\s*(\S+)", config, re.M).group(1)
+    assert url in (ROOT / "pyproject.toml").read_text()
+    colab = url.replace("https://github.com/", "https://colab.research.google.com/github/")
+    assert f"{colab}/blob/{branch}/book/" in (ROOT / "README.md").read_text(), "README's Colab link"
+    for nb in NOTEBOOKS:
+        _, cells = _cells(nb)
+        assert f'"superpos-lib @ git+{url}@{branch}"' in "".join(cells[0]["source"]), nb.name
+
+
+def test_benchmark_script_runs_and_reports_every_figure():
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks/bench.py"), "--quick"],
+                         capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    figures = json.loads(run.stdout.strip().splitlines()[-1])
+    for key in ["intro_reference_s", "intro_ours_s", "intro_speedup", "intro_loss_ratio_max", "explorer_retrain_s",
+                "neuron_explorer_retrain_s", "phase_grid_s", "phase_grid_loop_s", "phase_explorer_retrain_s",
+                "sae_steps_per_s", "sae_naive_steps_per_s", "sae_speedup", "sae_recovery_s", "sae_explorer_retrain_s"]:
+        assert isinstance(figures[key], float) and figures[key] > 0, key
+    assert figures["device"] == "cpu" and figures["quick"] is True
+    assert len(figures["intro_loss_ratio_per_density"]) == 10
+    assert figures["phase_grid_models"] == 4 * 4 * 4
+
+
+# -- the library's house: a flat core, a package per topic ----------------------------------------
+LIB = ROOT / "superpos_lib"
+TOPICS = {"features": 1, "privileged": 2, "superposition": 3, "decomposition": 4, "phases": 5, "sae": 8}
+MAX_MODULE_LINES = 500
+
+
+def test_every_module_is_small():
+    long = {str(p.relative_to(ROOT)): n for p in LIB.rglob("*.py") if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES}
+    assert not long, f"split these modules (over {MAX_MODULE_LINES} lines): {long}"
+
+
+@pytest.mark.parametrize("package, chapter", TOPICS.items())
+def test_each_topic_package_says_its_chapter_and_paper(package, chapter):
+    import importlib
+
+    doc = importlib.import_module(f"superpos_lib.{package}").__doc__ or ""
+    assert doc.startswith(f"Chapter {chapter},"), f"superpos_lib.{package}'s docstring must open with its chapter"
+    assert re.search(r"TMS §\d|et al\. \d{4}", doc), f"superpos_lib.{package} must cite the paper (section) it implements"
+    tests = ROOT / "tests" / package
+    assert any(tests.glob("test_*.py")), f"tests/{package}/ mirrors superpos_lib/{package}/"
+
+
+def test_no_lazy_imports_of_the_library_inside_functions():
+    """Imports of the library's own modules sit at the top of each module (no cycle forces otherwise)."""
+    import ast
+
+    lazy = []
+    for path in LIB.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for inner in ast.walk(node):
+                    if isinstance(inner, ast.ImportFrom) and (inner.level > 0 or (inner.module or "").startswith("superpos_lib")):
+                        lazy.append(f"{path.relative_to(ROOT)}:{inner.lineno}")
+    assert not lazy, lazy
+
+
+def test_every_explorer_derives_from_the_one_base():
+    from superpos_lib import ui, widgets
+
+    def subclasses(cls):
+        return {c for s in cls.__subclasses__() for c in (s, *subclasses(s))}
+
+    concrete = {c for c in subclasses(ui.Explorer) if c.__module__.startswith("superpos_lib") and c is not ui.ToyModelExplorer}
+    assert concrete == set(widgets.EXPLORERS), "widgets.EXPLORERS lists every explorer"
+    for cls in widgets.EXPLORERS:
+        assert getattr(widgets, cls.__name__) is cls
+
+
+def test_readme_maps_every_package():
+    readme = (ROOT / "README.md").read_text()
+    for package in [*TOPICS, "ui"]:
+        assert f"`superpos_lib/{package}/`" in readme, f"README's library map lacks {package}"
+    for module in ("checks", "runtime", "data", "training", "models", "metrics"):
+        assert f"`{module}.py`" in readme, f"README's library map lacks {module}.py"

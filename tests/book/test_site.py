@@ -1,0 +1,198 @@
+"""The built site in a real browser: offline, every figure drawn, widgets rendered, links whole.
+
+Serves ``_build/html`` on 127.0.0.1, opens every page in headless Chromium (Debian's package,
+driven by Playwright) and blocks every request to any other host: the book must not need one.
+Saves a screenshot of each page under ``_build/screenshots/``.
+
+Skips, saying why, when there is no built site or no Chromium; ``.ci/run`` builds the site
+first and sets ``SUPERPOS_REQUIRE_SITE_TEST=1`` so that in CI a skip is a failure.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SITE = ROOT / "_build" / "html"
+SHOTS = ROOT / "_build" / "screenshots"
+CHROMIUM = os.environ.get("SUPERPOS_CHROMIUM", "/usr/bin/chromium")
+REQUIRED = os.environ.get("SUPERPOS_REQUIRE_SITE_TEST") == "1"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+# Jupyter Book 1's own noise, tolerated on every page (nothing of ours):
+ALLOWED_PAGE_ERRORS = [
+    r"Identifier 'THEBE_JS_URL' has already been declared",  # sphinx-thebe declares it twice
+    r"Got invalid theme mode",  # pydata-sphinx-theme, before its theme setting is read
+]
+
+PAGES = sorted(
+    p.relative_to(SITE).as_posix() for p in SITE.rglob("*.html") if not p.relative_to(SITE).parts[0].startswith("_")
+) or ["index.html"]
+
+
+def _unavailable(reason: str):
+    if REQUIRED:
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@dataclass
+class Visit:
+    page: object
+    outside_requests: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    bad_responses: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def site():
+    if not (SITE / "index.html").exists():
+        _unavailable(f"no built site in {SITE}: run the README's build command first")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("playwright is not installed (python -m pip install -r requirements.txt)")
+    if not Path(CHROMIUM).exists():
+        _unavailable(f"no Chromium at {CHROMIUM} (Debian: apt-get install -y chromium)")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(SITE)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        yield base, context
+        context.close()
+        browser.close()
+    server.shutdown()
+
+
+def visit(site, path: str) -> Visit:
+    base, context = site
+    page = context.new_page()
+    v = Visit(page)
+
+    def route(r):
+        if r.request.url.startswith(base):
+            r.continue_()
+        else:
+            v.outside_requests.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("pageerror", lambda err: v.errors.append(str(err)))
+    page.on("response", lambda res: res.status >= 400 and v.bad_responses.append(f"{res.status} {res.url}"))
+    page.goto(base + path, wait_until="load")
+    redirect = re.search(r'http-equiv="Refresh" content="0; url=([^"]+)"', (SITE / path).read_text(), re.I)
+    if redirect:  # Jupyter Book's index.html forwards to the root page
+        page.wait_for_url(urljoin(base + path, redirect.group(1)))
+        page.wait_for_load_state("load")
+    v.errors[:] = [e for e in v.errors if not any(re.search(a, e) for a in ALLOWED_PAGE_ERRORS)]
+    return v
+
+
+def _ids(html: str) -> set[str]:
+    return set(re.findall(r'\bid="([^"]+)"', html))
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page_works_offline(site, path):
+    v = visit(site, path)
+    page = v.page
+    shown = unquote(urlparse(page.url).path.lstrip("/")) or "index.html"
+    html = (SITE / shown).read_text()
+
+    n_plotly = html.count('class="plotly-graph-div"')
+    if n_plotly:
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('div.plotly-graph-div')].every(d => d.querySelector('svg.main-svg'))",
+            timeout=30_000,
+        )
+    n_widget_views = html.count('type="application/vnd.jupyter.widget-view+json"')
+    if n_widget_views:
+        page.wait_for_function(
+            f"() => document.querySelectorAll('.jupyter-widgets.widget-container, .jupyter-widgets.widget-inline-hbox, .jupyter-widgets.widget-box').length >= {n_widget_views}",
+            timeout=30_000,
+        )
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.widget-image img, img.widget-image')].every(i => i.complete && i.naturalWidth > 0)",
+            timeout=30_000,
+        )
+    if "math notranslate" in html:
+        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=30_000)
+        page.evaluate("() => MathJax.startup.promise")
+        assert page.locator("mjx-container").count() > 0, "MathJax did not typeset"
+        assert page.locator("mjx-merror").count() == 0, "MathJax reported a TeX error"
+
+    hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))")
+    broken = []
+    for href in hrefs:
+        url = urlparse(urljoin(f"http://site/{shown}", href))
+        if url.scheme not in ("http", "https") or url.netloc != "site":
+            continue
+        target = SITE / unquote(url.path.lstrip("/"))
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.exists():
+            broken.append(href)
+        elif url.fragment and target.suffix == ".html" and unquote(url.fragment) not in _ids(target.read_text()):
+            broken.append(href)
+
+    page.screenshot(path=str(SHOTS / (path.replace("/", "__").removesuffix(".html") + ".png")), full_page=True)
+    page.close()
+    assert v.outside_requests == [], f"requests to other hosts: {v.outside_requests}"
+    assert v.bad_responses == [], f"failed requests: {v.bad_responses}"
+    assert v.errors == [], f"page errors: {v.errors}"
+    assert broken == [], f"broken internal links: {broken}"
+
+
+def _chapter(site, path: str = "book/03_superposition.html"):
+    if not (SITE / path).exists():
+        _unavailable(f"{path} was not built")
+    return visit(site, path).page
+
+
+def test_slider_figure_changes_the_model_without_a_kernel(site):
+    """On the chapter page, moving a plotly slider shows another precomputed model."""
+    page = _chapter(site)
+    page.wait_for_function("() => [...document.querySelectorAll('div.plotly-graph-div')].every(d => d.querySelector('svg.main-svg'))", timeout=30_000)
+    sliders = page.locator("div.plotly-graph-div:has(g.slider-container)")
+    assert sliders.count() >= 1, "the chapter offers a slider figure"
+    fig = sliders.first
+    read = "gd => [gd.layout.sliders[0].active, gd.data.map(t => Array.from(t.x))]"
+    active_before, data_before = fig.evaluate(read)
+    rail = fig.locator("rect.slider-rail-rect").bounding_box()
+    fig.locator("rect.slider-rail-rect").scroll_into_view_if_needed()
+    rail = fig.locator("rect.slider-rail-rect").bounding_box()
+    page.mouse.click(rail["x"] + rail["width"] - 2, rail["y"] + rail["height"] / 2)
+    page.wait_for_timeout(500)
+    active_after, data_after = fig.evaluate(read)
+    page.close()
+    assert active_before == 0 and active_after > 0, (active_before, active_after)
+    assert data_after != data_before, "the figure shows a different model after the slider moved"
+
+
+def test_explorer_widget_shows_its_default_figure_offline(site):
+    page = _chapter(site)
+    page.wait_for_function("() => document.querySelectorAll('.widget-image img, img.widget-image').length > 0", timeout=30_000)
+    img = page.locator(".widget-image img, img.widget-image").first
+    size = img.evaluate("i => [i.naturalWidth, i.naturalHeight]")
+    sliders = page.locator(".widget-slider, .jupyter-widgets.widget-hslider").count()
+    page.close()
+    assert size[0] > 400 and size[1] > 100, size
+    assert sliders >= 4, f"expected the explorer's four sliders, found {sliders}"

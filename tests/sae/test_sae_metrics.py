@@ -1,0 +1,138 @@
+"""SAE metrics, baselines and data: each checked by hand on cases with a known answer."""
+
+import pytest
+import torch
+
+from conftest import bad_input
+from superpos_lib import sae as S
+from superpos_lib.sae import GroundTruthData
+
+
+def test_ground_truth_data_has_unit_features_and_the_requested_activity():
+    d = GroundTruthData(64, 16, n_active=4, seed=0)
+    assert d.features.shape == (64, 16)
+    assert torch.allclose(d.features.norm(dim=1), torch.ones(64), atol=1e-5)
+    c = d.coefficients(20000)
+    assert (c > 0).sum(1).float().mean().item() == pytest.approx(4.0, rel=0.03)
+    assert c.max() < 1 and c.min() >= 0
+    x = d.sample(8)
+    assert x.shape == (8, 16)
+    batch = next(d.batches(5))
+    assert batch.shape == (5, 16)
+
+
+def test_ground_truth_decay_makes_early_features_common():
+    d = GroundTruthData(100, 10, n_active=5, decay=0.95)
+    assert d.probability.sum().item() == pytest.approx(5.0, rel=1e-4)
+    assert d.probability[0] > 10 * d.probability[-1]
+
+
+@pytest.mark.parametrize("kw,name", [(dict(n_features=0), "n_features"), (dict(d_in=-2), "d_in"),
+                                     (dict(n_active=0.0), "n_active"), (dict(decay=1.5), "decay")])
+def test_ground_truth_bad_input(kw, name):
+    with bad_input(name):
+        GroundTruthData(**kw)
+
+
+def test_l0_mse_density_by_hand():
+    f = torch.tensor([[0.0, 2.0, 0.0], [1.0, 3.0, 0.0]])
+    assert S.l0(f).item() == pytest.approx(1.5)
+    dens = S.latent_density(f)
+    assert dens.tolist() == [0.5, 1.0, 0.0]
+    assert S.dead_fraction(dens).item() == pytest.approx(1 / 3)
+    assert S.dense_fraction(dens, 0.6).item() == pytest.approx(1 / 3)
+    x = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    x_hat = torch.tensor([[1.0, 1.0], [0.0, 0.0]])
+    assert S.mse(x, x_hat).item() == pytest.approx(1.0)
+
+
+def test_fvu_is_over_the_whole_set_and_broadcasts_over_instances():
+    x = torch.randn(500, 4) + 3.0
+    assert S.fvu(x, x).item() == 0.0
+    mean_pred = x.mean(0).expand_as(x)
+    assert S.fvu(x, mean_pred).item() == pytest.approx(1.0, rel=1e-5)
+    both = torch.stack([x, mean_pred])
+    assert S.fvu(x, both).tolist() == pytest.approx([0.0, 1.0], abs=1e-5)
+    # Not a mean of per-sample ratios: one badly fit sample counts by its squared error.
+    x_hat = x.clone()
+    x_hat[0] += 10
+    expected = 400 / (x - x.mean(0)).square().sum()
+    assert S.fvu(x, x_hat).item() == pytest.approx(expected.item(), rel=1e-4)
+
+
+def test_density_histogram_counts_dead_apart():
+    dens = torch.tensor([0.0, 1e-3, 1e-3, 0.5, 0.0])
+    counts, edges, n_dead = S.density_histogram(dens, bins=6, low=-6)
+    assert n_dead == 2 and counts.sum().item() == 3
+    assert edges[0].item() == -6 and edges[-1].item() == 0
+    with bad_input("low"):
+        S.density_histogram(dens, low=1.0)
+
+
+def test_mmcs_and_matched_mmcs():
+    true = torch.eye(3)
+    assert S.mmcs(true, torch.eye(3) * 5) == pytest.approx(1.0)
+    # One latent along feature 0 twice: MMCS forgives the duplicate, matching does not.
+    dup = torch.tensor([[1.0, 0, 0], [1.0, 0, 0], [0, 1.0, 0]])
+    assert S.mmcs(true, dup) == pytest.approx(2 / 3)
+    assert S.matched_mmcs(true, dup) == pytest.approx(2 / 3)
+    W = torch.tensor([[1.0, 0.1, 0], [1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0]])
+    assert S.mmcs(true, W) == pytest.approx(1.0)
+    assert S.matched_mmcs(true, W) == pytest.approx(1.0)
+    # Fewer latents than features: the unmatched feature scores 0.
+    assert S.matched_mmcs(true, torch.eye(3)[:2]) == pytest.approx(2 / 3)
+    assert S.latents_per_feature(true, W).tolist() == [2.0, 1.0, 1.0]
+
+
+def test_mmcs_bad_input():
+    with bad_input("W_dec"):
+        S.mmcs(torch.eye(3), torch.eye(4))
+    with bad_input("true_directions"):
+        S.mmcs(torch.full((2, 3), float("nan")), torch.eye(3))
+    with bad_input("W_dec"):
+        S.mmcs(torch.eye(3), torch.zeros(0, 3))
+
+
+def test_geometric_median_resists_outliers():
+    x = torch.cat([torch.zeros(50, 2), torch.full((5, 2), 100.0)])
+    assert S.geometric_median(x).norm().item() < 1.0
+    assert x.mean(0).norm().item() > 10
+
+
+def test_pca_and_ica_find_the_axes_of_independent_sparse_sources():
+    gen = torch.Generator().manual_seed(0)
+    src = torch.rand(4000, 3, generator=gen) * (torch.rand(4000, 3, generator=gen) < 0.2)
+    mix = torch.tensor([[1.0, 0.0, 0.0], [0.6, 0.8, 0.0], [0.0, 0.0, 1.0]])
+    x = src @ mix
+    ica = S.ica_directions(x, 3, seed=0)
+    assert ica.shape == (3, 3)
+    assert S.mmcs(mix, ica) > 0.97  # ICA unmixes non-orthogonal sources
+    pca = S.pca_directions(x)
+    assert torch.allclose(pca @ pca.T, torch.eye(3), atol=1e-4)
+    assert S.mmcs(mix, pca) < S.mmcs(mix, ica)  # PCA's directions are orthogonal
+    with bad_input("n_components"):
+        S.pca_directions(x, 4)
+
+
+def test_recovery_scores_every_instance():
+    true = torch.eye(3)
+    W = torch.stack([torch.eye(3), torch.tensor([[1.0, 0, 0], [1.0, 0, 0], [0, 1.0, 0]])])  # (2, 3, 3)
+    r = S.recovery(true, W)
+    assert r.mmcs.tolist() == pytest.approx([1.0, 2 / 3]) and r.matched_mmcs.tolist() == pytest.approx([1.0, 2 / 3])
+    one = S.recovery(true, torch.eye(3))
+    assert one.mmcs.shape == (1,)
+    with bad_input("W_dec"):
+        S.recovery(true, torch.ones(2, 2, 2, 3))
+
+
+def test_evaluate_scores_recovery_when_given_the_true_directions():
+    data = GroundTruthData(12, 6, n_active=2, seed=0)
+    sae = S.SAE(S.SAEConfig(6, 12, n_inst=2), 0.1, data.sample(500))
+    x = data.sample(800)
+    plain = S.evaluate(sae, x)
+    scored = S.evaluate(sae, x, true_directions=data.features)
+    assert plain.mmcs is None and scored.mmcs.shape == (2,)
+    assert scored.mmcs[1].item() == pytest.approx(S.mmcs(data.features, sae.W_dec[1]), abs=1e-6)
+    assert torch.equal(scored.fvu, plain.fvu) and scored.n_dead.dtype == torch.long
+    one = S.evaluate(sae.instance(1), x, true_directions=data.features)
+    assert one.mmcs.item() == pytest.approx(scored.mmcs[1].item(), abs=1e-6) and one.fvu.ndim == 0
