@@ -127,8 +127,9 @@ class SAE(nn.Module):
     :class:`SparseAutoencoder` on the CPU.
 
     ``SAE(config, ...)`` builds the variant that ``config.kind`` names. A variant sets
-    ``kind`` in its class statement (``class TopKSAE(SAE, kind="topk")``) and supplies
-    :meth:`activation` (``σ``), :meth:`sparsity_loss` (the penalty) and, if it needs them,
+    ``kind`` in its class statement (``class TopKSAE(SAE, kind="topk")``), names its knob
+    (:attr:`sparsity_name`) and supplies :meth:`activation` (``σ``), :meth:`sparsity_loss` (the
+    penalty) and, if it differs from a count of active latents or needs upkeep,
     :meth:`check_sparsity`, :meth:`default_sparsity` and :meth:`maintain`.
 
     Args:
@@ -210,12 +211,16 @@ class SAE(nn.Module):
     # -- what a variant supplies ------------------------------------------------------------------
     @classmethod
     def default_sparsity(cls, d_in: int, d_sae: int) -> float:
-        """The sparsity setting used when none is given."""
-        raise NotImplementedError
+        """The sparsity setting used when none is given. Most variants' knob counts active
+        latents (TopK's k, JumpReLU's target L0): ``min(d_sae, max(1, d_in // 4))``."""
+        return float(min(d_sae, max(1, d_in // 4)))
 
     @classmethod
     def check_sparsity(cls, sparsity: Float[Tensor, "inst"], d_sae: int) -> None:
-        """Raise ``ValueError`` naming ``sparsity`` for values this variant cannot use."""
+        """Raise ``ValueError`` naming ``sparsity`` for values this variant cannot use (a count of
+        active latents must lie in ``(0, d_sae]``)."""
+        if (sparsity <= 0).any() or (sparsity > d_sae).any():
+            raise ValueError(f"sparsity ({cls.sparsity_name}) must be in (0, d_sae={d_sae}], got {sparsity.tolist()}")
 
     @staticmethod
     def activation(pre: Float[Tensor, "inst batch d_sae"], sparsity: Float[Tensor, "inst"],

@@ -191,7 +191,7 @@ def recovery_table(
             rows.append([f"{kind} ({v:g})", float(ev.mmcs[i]), float(ev.matched_mmcs[i]), float(ev.l0[i]), float(ev.fvu[i])])
     if not rows:
         raise ValueError("give directions or saes: the table has no rows")
-    return Table(["method", "MMCS", "matched", "L0", "FVU"], rows)
+    return Table(["method", "MMCS", "matched", "L0", "FVU"], rows, formats={"L0": ".2f"})
 
 
 def plot_density_histograms(densities: dict[str, Tensor], *, bins: int = 30, low: float = -5.0) -> Figure:

@@ -65,15 +65,6 @@ class JumpReLUSAE(SAE, kind="jumprelu"):
         self.log_threshold = nn.Parameter(torch.full((c.n_inst, c.d_sae), math.log(c.init_threshold),
                                                      device=self.W_dec.device))
 
-    @classmethod
-    def default_sparsity(cls, d_in: int, d_sae: int) -> float:
-        return float(min(d_sae, max(1, d_in // 4)))
-
-    @classmethod
-    def check_sparsity(cls, sparsity: Tensor, d_sae: int) -> None:
-        if (sparsity <= 0).any() or (sparsity > d_sae).any():
-            raise ValueError(f"sparsity (target L0 for jumprelu) must be in (0, d_sae={d_sae}], got {sparsity.tolist()}")
-
     @property
     def threshold(self) -> Tensor:
         """θ, ``(inst, d_sae)``."""

@@ -31,13 +31,8 @@ class TopKSAE(SAE, kind="topk"):
     sparsity_name = "k for topk"
 
     @classmethod
-    def default_sparsity(cls, d_in: int, d_sae: int) -> float:
-        return float(min(d_sae, max(1, d_in // 4)))
-
-    @classmethod
     def check_sparsity(cls, sparsity: Tensor, d_sae: int) -> None:
-        if (sparsity <= 0).any() or (sparsity > d_sae).any():
-            raise ValueError(f"sparsity (k for topk) must be in (0, d_sae={d_sae}], got {sparsity.tolist()}")
+        super().check_sparsity(sparsity, d_sae)
         if (sparsity != sparsity.round()).any():
             raise ValueError(f"sparsity (k for topk) must be a whole number, got {sparsity.tolist()}")
 

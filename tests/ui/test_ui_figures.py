@@ -70,7 +70,11 @@ def test_table_prints_narrow_and_renders_html():
     assert text.splitlines()[0].split() == ["method", "MMCS", "L0"]
     assert "0.357" in text and "–" in text and max(len(line) for line in text.splitlines()) < 40
     html = table._repr_html_()
-    assert html.count("<tr>") == 3 and "PCA &lt;64&gt;" in html and "<td>0.980</td>" in html
+    assert html.count("<tr>") == 3 and "PCA &lt;64&gt;" in html and 'text-align:right">0.980</td>' in html
+    assert 'text-align:left">topk (5)</td>' in html, "numbers align right, names left"
+    assert "4.85" in str(ui.Table(["L0"], [[4.8512]], formats={"L0": ".2f"}))
+    with bad_input("formats"):
+        ui.Table(["a"], [[1.0]], formats={"b": ".1f"})
     assert table.column("MMCS") == [0.35712, 0.98]
     with bad_input("name"):
         table.column("FVU")

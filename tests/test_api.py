@@ -1,0 +1,33 @@
+"""The names learners, the README and outside checks use: they keep working across reshapes."""
+
+import inspect
+
+import superpos_lib as sp
+
+
+def test_the_top_level_names():
+    for name in ("train_toy_models", "fit_toy_models", "ToyModel", "ToyModelConfig", "TrainConfig", "ToyModels",
+                 "evaluate_loss", "setup_notebook", "get_device", "importance_decay", "log_densities", "generate_batch"):
+        assert hasattr(sp, name), name
+    params = inspect.signature(sp.train_toy_models).parameters
+    assert list(params)[:4] == ["n_features", "d_hidden", "feature_probability", "importance"]
+    assert {"n_inst", "relu", "steps", "seed", "device"} <= set(params)
+
+
+def test_metrics_phases_and_sae_names():
+    for name in ("feature_norms", "superposition", "feature_dimensionality", "n_represented", "angular_gaps",
+                 "dense_optimal_loss", "loss_decomposition", "pairwise_interference", "gram"):
+        assert callable(getattr(sp.metrics, name)), name
+    for name in ("candidate_losses", "analytic_phase", "phase_boundary", "train_phase_grid", "one_hot_loss",
+                 "optimal_kgon", "train_one_hot", "kgon_visits", "SOLUTIONS", "SUPERPOSED"):
+        assert hasattr(sp.phases, name), name
+    for name in ("train_sae", "train_saes", "mmcs", "matched_mmcs", "evaluate", "SAEConfig", "SAE", "KINDS"):
+        assert hasattr(sp.sae, name), name
+    assert list(inspect.signature(sp.sae.train_sae).parameters)[:2] == ["acts", "d_sae"]
+    assert list(inspect.signature(sp.sae.mmcs).parameters) == ["true_directions", "W_dec"]
+
+
+def test_every_explorer_as_widgets_name():
+    for name in ("SuperpositionExplorer", "NeuronExplorer", "CompositionExplorer", "DecompositionExplorer",
+                 "PhaseExplorer", "SAEExplorer"):
+        assert getattr(sp.widgets, name) in sp.widgets.EXPLORERS, name
