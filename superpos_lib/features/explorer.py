@@ -34,7 +34,7 @@ class CompositionExplorer(Explorer):
         n = self.demo.directions.shape[0]
         if len(values) != n:
             raise ValueError(f"values needs {n} entries, got {len(values)}")
-        self._frame_drawn = CompositionFrame(n, n)
+        self._composition = CompositionFrame(n, n)
         controls = {f"x{i + 1}": W.FloatSlider(0.0, min=0.0, max=0.99, step=0.01, description=f"x{i + 1}",
                                                continuous_update=True, layout=W.Layout(width="360px"))
                     for i in range(n)}
@@ -55,5 +55,5 @@ class CompositionExplorer(Explorer):
 
     def draw(self, settings: dict[str, Any], result) -> CompositionFrame:
         rep, readouts = result
-        self._frame_drawn.update(rep, readouts)
-        return self._frame_drawn
+        self._composition.update(rep, readouts)
+        return self._composition

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import numpy as np
 import torch
 from jaxtyping import Float
 from torch import Tensor
@@ -57,10 +56,9 @@ class GroundTruthData:
     ):
         check_positive_int(n_features, "n_features")
         check_positive_int(d_in, "d_in")
-        if not (np.isfinite(n_active) and 0 < n_active <= n_features):
-            raise ValueError(f"n_active must be in (0, n_features], got {n_active!r}")
-        if decay is not None and not (0 < decay <= 1):
-            raise ValueError(f"decay must be None or in (0, 1], got {decay!r}")
+        check_number(n_active, "n_active", low=0, high=n_features, low_open=True)
+        if decay is not None:
+            check_number(decay, "decay", low=0, high=1, low_open=True)
         self.device = get_device(device)
         gen = torch.Generator().manual_seed(seed)
         f = torch.randn(n_features, d_in, generator=gen)

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 
 import matplotlib
 import numpy as np
-import torch
 from jaxtyping import Float
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure

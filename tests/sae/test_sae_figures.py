@@ -83,11 +83,17 @@ def test_sae_explorer_retrains_on_each_move(pentagon):
     acts, true = pentagon
     ex = widgets.SAEExplorer(acts, true, l1_coeff=0.3)  # the chapter's settings: 4 seeds, 600 steps
     assert set(ex.metrics) == {"l0", "fvu", "dead", "mmcs", "matched_mmcs"}
-    assert ex.metrics["mmcs"] > 0.8
+    # ReLU + L1 at λ = 0.3 recovers the pentagon: MMCS 0.90-0.93 over explorer seeds 0-5 (five random
+    # directions score about 0.9 in 2-D, a collapsed dictionary about 0.6).
+    assert ex.metrics["mmcs"] > 0.85
     ex.update(kind="topk", k=1, d_sae=5)
-    m = ex.metrics
-    assert m["l0"] <= 1.0 + 1e-6 and m["mmcs"] > 0.8  # the recovery claims are checked in the chapter
-    assert "topk" in ex.frame.title
+    m, shown = ex.metrics, ex.result
+    assert m["l0"] <= 1.0 + 1e-6, "TopK's L0 is at most k"
+    # The numbers on display are the shown SAE's. (Recovery itself is not a property of every seed: at
+    # k = 1 one seed in six finds a lower-loss code with a far b_dec and a dense latent, MMCS 0.58.)
+    W_dec = shown.training.sae.W_dec[shown.best].detach()
+    assert m["mmcs"] == pytest.approx(S.mmcs(true, W_dec), abs=1e-6)
+    assert "topk" in ex.frame.title and f"MMCS {m['mmcs']:.3f}" in ex.frame.title
     bundle = ex._repr_mimebundle_()
     assert "image/png" in bundle
     with bad_input("kind"):

@@ -138,7 +138,7 @@ def test_train_saes_from_tensor_and_callbacks(small_data):
     seen = []
     r = S.train_saes(acts, S.SAEConfig(12, 16), 0.1, train_config=replace(FAST, steps=100), callbacks=[lambda s: seen.append(s.step)],
                      callback_every=40)
-    assert seen == [40, 80, 100]
+    assert seen == [40, 80, 100] and r.logged_steps[-1] == 100 and not r.stopped
     stop = S.train_saes(acts, S.SAEConfig(12, 16), 0.1, train_config=replace(FAST, steps=100), callbacks=[lambda s: True], callback_every=20)
     assert stop.stopped and stop.logged_steps[-1] == 20
 
