@@ -7,13 +7,18 @@ learner sees at once whether the sliders will retrain on a GPU.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
+import threading
 from collections.abc import Iterator
 
 import torch
 
-__all__ = ["get_device", "describe_device", "in_colab", "cpu_threads", "auto_threads", "setup_notebook", "PROGRESS_ENV"]
+from .checks import check_positive_int
+
+__all__ = ["get_device", "describe_device", "in_colab", "cpu_threads", "auto_threads", "thread_local_threads",
+           "setup_notebook", "PROGRESS_ENV"]
 
 PROGRESS_ENV = "SUPERPOS_PROGRESS"
 """Set this environment variable to ``0`` to keep training progress bars out of a notebook's
@@ -92,18 +97,32 @@ def auto_threads(n_elements: int) -> int:
 
 @contextlib.contextmanager
 def cpu_threads(n: int | None) -> Iterator[None]:
-    """Run the block with ``n`` intra-op CPU threads (``None``: leave as is), then restore."""
-    if n is None:
+    """Run the block with ``n`` intra-op CPU threads (``None``: leave as is), then restore.
+
+    From a background thread (an explorer's worker) the count changes only for that thread, or
+    not at all: with PyTorch's OpenMP backend (every PyTorch wheel) a thread's count is its own
+    (OpenMP's ``nthreads-var`` is per thread, and MKL's is set thread-locally), so the reader's
+    cells keep theirs and interleaving workers cannot leave the kernel at the wrong count; with any
+    other backend the count is process-wide, and a background thread leaves it alone.
+    """
+    if n is not None:
+        check_positive_int(n, "n (CPU threads)")
+    background = threading.current_thread() is not threading.main_thread()
+    if n is None or (background and not thread_local_threads()):
         yield
         return
-    if n < 1:
-        raise ValueError(f"n (CPU threads) must be >= 1, got {n}")
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+@functools.lru_cache(maxsize=1)
+def thread_local_threads() -> bool:
+    """Whether ``torch.set_num_threads`` affects only the calling thread (PyTorch's OpenMP backend)."""
+    return "parallel backend: OpenMP" in torch.__config__.parallel_info()
 
 
 def setup_notebook(device: str | torch.device | None = None) -> torch.device:

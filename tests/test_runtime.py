@@ -74,6 +74,31 @@ def test_cpu_threads_sets_and_restores():
             pass
 
 
+def test_a_background_job_never_changes_the_kernels_thread_count():
+    import threading
+
+    before, seen, holding, release = torch.get_num_threads(), [], threading.Event(), threading.Event()
+
+    def job():
+        with runtime.cpu_threads(1):
+            seen.append(torch.get_num_threads())
+            holding.set()
+            release.wait(10)
+
+    workers = [threading.Thread(target=job) for _ in range(2)]  # two explorers, interleaving
+    for w in workers:
+        w.start()
+    assert holding.wait(10)
+    assert torch.get_num_threads() == before, "the reader's cells keep their thread count meanwhile"
+    release.set()
+    for w in workers:
+        w.join()
+    assert torch.get_num_threads() == before
+    expected = 1 if runtime.thread_local_threads() else before
+    assert seen == [expected, expected], "with OpenMP a worker's count is its own; otherwise untouched"
+    assert runtime.thread_local_threads(), "every PyTorch wheel uses OpenMP; if not, explorers run slower"
+
+
 def test_auto_threads():
     assert runtime.auto_threads(1000) == 1
     assert runtime.auto_threads(10**7) == torch.get_num_threads()

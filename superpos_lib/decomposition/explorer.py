@@ -63,6 +63,10 @@ class DecompositionExplorer(Explorer):
                    **{f"length_{i + 1}": float(v) for i, v in enumerate(lengths)}, "density": density}
         super().__init__({**angle, **length, **dens}, initial=initial, layout=layout)
 
+    @classmethod
+    def demo(cls, device: str | None = None) -> "DecompositionExplorer":
+        return cls()
+
     def weights(self, settings: dict[str, Any]) -> torch.Tensor:
         """The feature directions of a setting, ``(2, feats)``."""
         a = torch.deg2rad(torch.tensor([settings[f"angle_{i + 1}"] for i in range(self.n_features)], dtype=torch.float32))

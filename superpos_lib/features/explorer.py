@@ -40,6 +40,10 @@ class CompositionExplorer(Explorer):
                     for i in range(n)}
         super().__init__(controls, initial={f"x{i + 1}": v for i, v in enumerate(values)})
 
+    @classmethod
+    def demo(cls, device: str | None = None) -> "CompositionExplorer":
+        return cls()
+
     @property
     def values(self) -> torch.Tensor:
         """The feature values the controls show, ``(feats,)``."""

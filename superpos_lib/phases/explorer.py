@@ -47,7 +47,7 @@ class PhaseExplorer(Explorer):
     """
 
     def __init__(self, r: float = 1.0, p: float = 0.3, *, n_seeds: int = 8,
-                 train_config: TrainConfig = TrainConfig(batch_size=256), device: str | torch.device | None = None,
+                 train_config: TrainConfig = TrainConfig(batch_size=256, threads=1), device: str | torch.device | None = None,
                  seed: int = 0):
         self.n_seeds = check_positive_int(n_seeds, "n_seeds")
         self.train_config, self.seed = train_config, seed
@@ -62,6 +62,10 @@ class PhaseExplorer(Explorer):
         pp, rr = torch.meshgrid(p_grid, r_grid, indexing="ij")
         self._phase = PhaseFrame(r_grid, p_grid, analytic_phase(rr, pp))
         super().__init__(controls, initial={"r": r, "p": p})
+
+    @classmethod
+    def demo(cls, device: str | torch.device | None = None) -> "PhaseExplorer":
+        return cls(device=device)
 
     @property
     def label(self) -> int:

@@ -155,7 +155,7 @@ class SAE(nn.Module):
             return super().__new__(cls)
         target = sae_class(config.kind) if cls is SAE else cls
         if target.kind != config.kind:
-            raise ValueError(f"config.kind is {config.kind!r}, but {cls.__name__} is the {cls.kind!r} variant")
+            raise ValueError(f"kind must be {cls.kind!r} for {cls.__name__}, got a config with kind={config.kind!r}")
         return super().__new__(target)
 
     def __init__(

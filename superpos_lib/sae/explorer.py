@@ -14,15 +14,18 @@ from ..checks import check_matrix, check_positive_int
 from ..runtime import get_device
 from ..training import TrainConfig
 from ..ui import Explorer, Job
+from ..models import train_toy_models
 from .base import SAEConfig
+from .data import hidden_activations
 from .figures import SAEFrame
 from .metrics import evaluate
 from .training import SAE_TRAIN_CONFIG, SAETraining, train_saes
 
 __all__ = ["SAE_EXPLORER_TRAINING", "SAEReadout", "SAEExplorer"]
 
-SAE_EXPLORER_TRAINING = replace(SAE_TRAIN_CONFIG, steps=600, batch_size=512)
-"""The explorer's schedule: the book's SAE recipe, shortened to retrain in about a second on a CPU."""
+SAE_EXPLORER_TRAINING = replace(SAE_TRAIN_CONFIG, steps=600, batch_size=512, threads=1)
+"""The explorer's schedule: the book's SAE recipe, shortened to retrain in under a second on a CPU
+(on one thread of the explorer's own: tiny SAEs gain nothing from a second)."""
 
 
 @dataclass(frozen=True)
@@ -43,8 +46,8 @@ class SAEReadout:
 
 
 class SAEExplorer(Explorer):
-    """Controls ``kind``, ``l1_coeff`` (λ of ReLU + L1), ``k`` (k of TopK, target L0 of JumpReLU,
-    at most the dictionary size) and ``d_sae`` (dictionary size).
+    """Controls ``kind``, ``l1_coeff`` (λ of ReLU + L1), ``k`` (k of TopK, target L0 of JumpReLU;
+    its slider ends at the dictionary size) and ``d_sae`` (dictionary size).
 
     Every move retrains ``n_seeds`` SAEs at once (latest request wins) and shows the one with
     the lowest loss: its decoder rows over the true feature directions, its training loss, and
@@ -87,16 +90,45 @@ class SAEExplorer(Explorer):
         self.device = get_device(device)
         self._sae_frame = SAEFrame(train_config.steps)
         cu = dict(continuous_update=False, style={"description_width": "130px"}, layout=W.Layout(width="400px"))
+        size = W.IntSlider(1, min=1, max=check_positive_int(max_d_sae, "max_d_sae"), description="dictionary size", **cu)
+        SAEExplorer._check_size(size, d_sae)
+        size.value = d_sae
         controls = {
             "kind": W.ToggleButtons(options=[("ReLU + L1", "relu_l1"), ("TopK", "topk"), ("JumpReLU", "jumprelu")],
                                     value="relu_l1", style={"button_width": "100px"}),
             "l1_coeff": W.FloatLogSlider(0.1, base=10, min=-3, max=0, step=0.1, description="λ (ReLU + L1)",
                                          readout_format=".3f", **cu),
-            "k": W.IntSlider(1, min=1, max=max_d_sae, description="k / target L0", **cu),
-            "d_sae": W.IntSlider(5, min=1, max=max_d_sae, description="dictionary size", **cu),
+            "d_sae": size,
+            "k": W.IntSlider(1, min=1, max=d_sae, description="k / target L0", **cu),  # at most the dictionary
         }
-        super().__init__(controls, initial={"kind": kind, "l1_coeff": l1_coeff, "k": k, "d_sae": d_sae},
-                         image_width="760px")
+        size.observe(self._bound_k, names="value")  # before the base's observer: k is bounded first
+        super().__init__(controls, initial={"kind": kind, "l1_coeff": l1_coeff, "k": k}, image_width="760px")
+
+    @staticmethod
+    def _check_size(size: W.IntSlider, d_sae: int) -> None:
+        if isinstance(d_sae, bool) or not isinstance(d_sae, int) or not size.min <= d_sae <= size.max:
+            raise ValueError(f"d_sae must be a whole number in [{size.min}, {size.max}] (the range of its control), got {d_sae!r}")
+
+    def _bound_k(self, change) -> None:
+        """The k slider's range follows the dictionary size, so it never shows a k that cannot be trained."""
+        holding, self._holding = self._holding, True  # one retrain, from the dictionary size's own observer
+        try:
+            self.controls["k"].max = change["new"]
+        finally:
+            self._holding = holding
+
+    @classmethod
+    def demo(cls, device: str | torch.device | None = None) -> "SAEExplorer":
+        """Chapter 8's explorer: ReLU + L1 at λ = 0.3 with five latents, on the hidden activations of
+        the ``n = 5, m = 2`` toy model at density 0.05 (the lowest-loss of four seeds)."""
+        tms = train_toy_models(5, 2, 0.05, n_inst=4, device=device).best()
+        acts, true = hidden_activations(tms.W[0], 0.05, 50_000, seed=1)
+        return cls(acts, true, kind="relu_l1", l1_coeff=0.3, d_sae=5, device=device)
+
+    def bounds(self, name: str, settings: dict[str, Any]) -> tuple[float, float] | None:
+        if name == "k":  # k counts active latents: at most the dictionary size
+            return 1, settings["d_sae"]
+        return super().bounds(name, settings)
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -105,8 +137,8 @@ class SAEExplorer(Explorer):
 
     @staticmethod
     def sparsity(s: dict[str, Any]) -> float:
-        """The sparsity a setting trains with: λ for relu_l1, else ``k`` (at most ``d_sae``)."""
-        return float(s["l1_coeff"]) if s["kind"] == "relu_l1" else float(min(s["k"], s["d_sae"]))
+        """The sparsity a setting trains with: λ for relu_l1, else ``k``."""
+        return float(s["l1_coeff"]) if s["kind"] == "relu_l1" else float(s["k"])
 
     def run(self, s: dict[str, Any], job: Job) -> SAEReadout | None:
         kind, d = s["kind"], s["d_sae"]

@@ -20,7 +20,7 @@ from .frame import Frame
 from .sliders import check_sweep, frame_slider
 from .style import importance_colours, panel_titles, rgb, superposition_colours, to_numpy
 from .table import Table
-from .toy_explorer import ToyModelExplorer, toy_model_title
+from .toy_explorer import EXPLORER_TRAINING, ToyModelExplorer, toy_model_title
 
 __all__ = [
     "draw_features_2d",
@@ -40,6 +40,7 @@ __all__ = [
     "superposition_colours",
     "to_numpy",
     "Table",
+    "EXPLORER_TRAINING",
     "ToyModelExplorer",
     "toy_model_title",
 ]

@@ -157,10 +157,11 @@ class Explorer:
         self.controls = dict(controls)
         initial = dict(initial or {})
         self._check_names(initial)
+        settings = {**self.settings, **initial}
         for name, value in initial.items():  # validated by the controls, as a reader's moves are
-            self._check_value(name, value)
-            self.controls[name].value = value
-        self.check(self.settings)
+            self._check_value(name, value, settings)
+        self.check(settings)
+        self._set_controls(initial)
         self.image = W.Image(format="png", layout=W.Layout(width="100%", max_width=image_width))
         self.status = W.HTML()
         self.widget = W.VBox([layout or W.VBox(list(self.controls.values())), self.image, self.status])
@@ -180,6 +181,11 @@ class Explorer:
             raise self._failure
 
     # -- what a subclass supplies -----------------------------------------------------------------
+    @classmethod
+    def demo(cls, device: str | None = None) -> "Explorer":
+        """An explorer at its chapter's default settings, building whatever data it needs."""
+        raise NotImplementedError
+
     def run(self, settings: dict[str, Any], job: Job) -> Any:
         """Train or compute for ``settings``; return what :meth:`draw` needs (``None`` if stale)."""
         raise NotImplementedError
@@ -195,6 +201,11 @@ class Explorer:
     def check(self, settings: dict[str, Any]) -> None:
         """Raise ``ValueError`` for a combination of control values that cannot be run."""
 
+    def bounds(self, name: str, settings: dict[str, Any]) -> tuple[float, float] | None:
+        """The range control ``name`` allows when the controls show ``settings`` (default: its own
+        ``min``/``max``; an explorer whose ranges depend on each other overrides this)."""
+        return control_range(self.controls[name])
+
     # -- controls ---------------------------------------------------------------------------------
     @property
     def settings(self) -> dict[str, Any]:
@@ -206,14 +217,14 @@ class Explorer:
         if unknown:
             raise ValueError(f"{type(self).__name__} has no control for {unknown}; its controls are {list(self.controls)}")
 
-    def _check_value(self, name: str, value: Any) -> None:
+    def _check_value(self, name: str, value: Any, settings: dict[str, Any]) -> None:
         control = self.controls[name]
         if hasattr(control, "options"):
             options = _option_values(control)
             if value not in options:
                 raise ValueError(f"{name} must be one of {options} (the options of its control), got {value!r}")
             return
-        bounds = control_range(control)
+        bounds = self.bounds(name, settings)
         if bounds is None:
             return
         low, high = bounds
@@ -229,17 +240,23 @@ class Explorer:
     def submit(self, **changes: Any) -> None:
         """Move the controls as a reader would (one retrain for all the changes); don't wait."""
         self._check_names(changes)
-        for name, value in changes.items():
-            self._check_value(name, value)
         settings = {**self.settings, **changes}
+        for name, value in changes.items():
+            self._check_value(name, value, settings)
         self.check(settings)
+        self._set_controls(changes)
+        self._request(settings)
+
+    def _set_controls(self, changes: dict[str, Any]) -> None:
+        """Move controls without a retrain per control, in display order (a control whose range
+        follows an earlier one is set after it)."""
         self._holding = True
         try:
-            for name, value in changes.items():
-                self.controls[name].value = value
+            for name, control in self.controls.items():
+                if name in changes:
+                    control.value = changes[name]
         finally:
             self._holding = False
-        self._request(settings)
 
     def update(self, **changes: Any):
         """Move the controls, retrain and wait; returns the figure on display.

@@ -49,8 +49,9 @@ class Frame:
     def _set_loss(self, logged_steps: Sequence[int], loss_history: Tensor, title: str) -> None:
         y = to_numpy(loss_history)
         self._loss_line.set_data(list(logged_steps), y)
-        if len(y) and np.all(y > 0):
-            self.ax_loss.set_ylim(y.min() / 1.3, y.max() * 1.3)
+        positive = y[np.isfinite(y) & (y > 0)]  # a batch with no active feature has loss 0: not on a log axis
+        low, high = (positive.min() / 1.3, positive.max() * 1.3) if positive.size else (1e-6, 1.0)
+        self.ax_loss.set_ylim(low, high if high > low else low * 10)
         self._title.set_text(title)
 
     @property

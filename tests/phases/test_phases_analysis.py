@@ -134,11 +134,25 @@ def test_train_one_hot_records_and_visits():
     assert (traj.loss[-1] < traj.loss[0]).all()
     levels = {k: phases.optimal_kgon(k, 6).loss for k in (1, 2)}
     visits = phases.kgon_visits(traj, levels, min_length=1)
+    # From a small start every model passes the 1-gon's loss first (seeds 0-4: both models, around
+    # snapshots 14-31 of 31), so there is something to check.
+    assert {v.instance for v in visits if v.k == 1} == {0, 1}
     assert all(v.k in levels and v.end > v.start for v in visits)
     with bad_input("init_scale"):
         phases.train_one_hot(init_scale=-1.0)
     with bad_input("levels"):
         phases.kgon_visits(traj, {})
+
+
+def test_kgon_visits_finds_exactly_the_stretches_at_each_level():
+    loss = torch.tensor([0.5, 0.1, 0.1, 0.1, 0.3, 0.05, 0.05, 0.05, 0.05, 0.2])[:, None]  # (T, 1 instance)
+    T = loss.shape[0]
+    W = torch.zeros(T, 1, 2, 3)
+    W[:, 0, 0, 0] = 1.0                                  # one feature read back throughout
+    traj = phases.Trajectory(torch.arange(T), W, torch.zeros(T, 1, 3), loss)
+    visits = phases.kgon_visits(traj, {1: 0.1, 2: 0.05}, tolerance=0.01, min_length=3)
+    assert [(v.k, v.start, v.end, v.n_represented) for v in visits] == [(1, 1, 4, 1), (2, 5, 9, 1)]
+    assert phases.kgon_visits(traj, {1: 0.1, 2: 0.05}, tolerance=0.01, min_length=4) == [visits[1]]
 
 
 def test_n_reconstructed_ignores_switched_off_features():

@@ -52,6 +52,11 @@ def test_frame_draws_a_loss_panel_and_exports_png():
     frame._set_loss([10, 20, 30], torch.tensor([1.0, 0.5, 0.25]), "a title")
     assert frame.title == "a title" and list(frame.ax_loss.lines[0].get_xdata()) == [10, 20, 30]
     assert frame.ax_loss.get_ylim()[0] < 0.25 and frame.png().startswith(b"\x89PNG")
+    frame._set_loss([10, 20], torch.tensor([0.0, 0.0]), "very sparse: batches without a feature")
+    assert frame.png().startswith(b"\x89PNG"), "a loss of exactly 0 cannot break the log axis"
+    frame._set_loss([10, 20, 30], torch.tensor([0.0, 0.02, 0.02]), "")
+    low, high = frame.ax_loss.get_ylim()
+    assert 0 < low < 0.02 < high and frame.png().startswith(b"\x89PNG")
 
 
 def test_frame_slider_and_sweep_checks():
