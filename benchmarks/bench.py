@@ -13,15 +13,21 @@ importance 0.9^i, densities p = 20^(-k/9) for k = 0..9, 4 seeds per density (40 
   in (which feature a pentagon or a pair leaves out) depends mostly on where it starts, so with
   different starts the best-of-4 comparison measures luck (the reference against itself, from
   different seeds, exceeds 1.02 in about 4 runs in 10).
-* ``explorer_retrain_s``: median latency of one explorer update at its default settings
-  (retrain 4 seeds, draw live frames and the final figure); ``neuron_explorer_retrain_s`` the
-  same for the privileged-basis chapter's neuron-model explorer (n=10, m=5).
+  The reference runs at its best thread count: 300 steps are timed at 1 and at 2 threads and the
+  faster count runs the 10,000 (``intro_reference_threads``); small-tensor loops are very
+  sensitive to it (31 s on torch 2.14.1 at 2 threads, 179 s on 2.13.0, 40-44 s at 1 on both).
+* ``<explorer>_retrain_s`` for every explorer of the book (``superposition_explorer``,
+  ``neuron_explorer``, ``composition_explorer``, ``decomposition_explorer``,
+  ``phase_explorer``, ``sae_explorer``): the median latency of one update (move the controls,
+  retrain, draw live frames and the final figure) over its default setting and each control
+  at each end of its range, timed *after* the heavy training above in the same process, as a
+  reader's kernel is after running a chapter; ``<explorer>_retrain_max_s`` the slowest setting,
+  ``<explorer>_retrain_s_runs`` every one.
 * ``phase_grid_s``: chapter 5's phase diagram, ``phase_grid_models`` models (20 x 20 cells of
   ``(r, p)`` for n=2, m=1, 4 seeds each) trained as one batch; ``phase_grid_agreement`` its
   agreement with the analysis away from the boundary. ``phase_grid_loop_s`` is the naive
   alternative, one training per cell (its 4 seeds batched), timed on 10 cells and scaled to
-  400; ``phase_grid_speedup`` the ratio. ``phase_explorer_retrain_s``: median latency of the
-  phase explorer (8 seeds of the n=2, m=1 model).
+  400; ``phase_grid_speedup`` the ratio.
 
 Usage: ``python benchmarks/bench.py [--quick] [--device cpu|cuda]``. ``--quick`` shrinks every
 workload so the script itself can be tested in seconds; its numbers mean nothing.
@@ -40,10 +46,11 @@ import torch
 from superpos_lib import phases
 from superpos_lib import sae as S
 from superpos_lib.data import FeatureSampler, importance_decay, log_densities
-from superpos_lib.models import ToyModel, ToyModelConfig, evaluate_loss, train_toy_models
+from superpos_lib.models import ToyModel, ToyModelConfig, evaluate_loss
 from superpos_lib.runtime import get_device
 from superpos_lib.training import TrainConfig, train
-from superpos_lib.widgets import NeuronExplorer, PhaseExplorer, SAEExplorer, SuperpositionExplorer
+from superpos_lib.runtime import cpu_threads
+from superpos_lib.widgets import EXPLORERS
 
 N_FEATURES, D_HIDDEN, SEEDS = 5, 2, 4
 
@@ -110,9 +117,11 @@ def main() -> dict:
     repeats = 1 if args.quick else 3
 
     p, imp, W0 = intro_setup(device)
+    ref_threads = best_reference_threads(p, imp, W0, 20 if args.quick else 300) if device.type == "cpu" else None
     _sync(device)
     t = time.perf_counter()
-    W_ref, b_ref = reference_recipe(p, imp, W0, ref_steps)
+    with cpu_threads(ref_threads):
+        W_ref, b_ref = reference_recipe(p, imp, W0, ref_steps)
     _sync(device)
     reference_s = time.perf_counter() - t
 
@@ -129,17 +138,6 @@ def main() -> dict:
     ratio = loss_ours.min(1).values / loss_ref.min(1).values
     same_basin = ((loss_ours - loss_ref).abs() / loss_ref < 0.005).float().mean().item()
 
-    explorer_config = TrainConfig(steps=50) if args.quick else TrainConfig()
-    latency = {}
-    for name, cls in [("explorer", SuperpositionExplorer), ("neuron_explorer", NeuronExplorer)]:
-        explorer = cls(device=device, train_config=explorer_config)
-        runs = []
-        for _ in range(1 if args.quick else 7):
-            t = time.perf_counter()
-            explorer.update()
-            runs.append(time.perf_counter() - t)
-        latency[name] = runs
-
     side = 4 if args.quick else 20
     grid_config = TrainConfig(steps=50, batch_size=256) if args.quick else TrainConfig(batch_size=256)
     r_grid, p_grid = torch.logspace(-1, 1, side), torch.logspace(0, -2, side)
@@ -155,14 +153,8 @@ def main() -> dict:
                                 train_config=grid_config, device=device, progress=False)
     _sync(device)
     loop_s = (time.perf_counter() - t) / n_loop * side * side
-    phase_explorer = PhaseExplorer(device=device, train_config=grid_config)
-    phase_runs = []
-    for k in range(1 if args.quick else 7):
-        t = time.perf_counter()
-        phase_explorer.update(r=1.0, p=0.3 + 0.01 * k)
-        phase_runs.append(time.perf_counter() - t)
-
     sae_figures = sae_benchmarks(args.quick, device)
+    latency = explorer_latencies(args.quick, device)  # after all the training above, as in a reader's kernel
 
     return {
         **sae_figures,
@@ -173,6 +165,7 @@ def main() -> dict:
         "intro_reference_steps": ref_steps,
         "intro_ours_steps": ours.steps,
         "intro_reference_s": round(reference_s, 3),
+        "intro_reference_threads": ref_threads or torch.get_num_threads(),
         "intro_ours_s": round(ours_s, 3),
         "intro_ours_s_runs": [round(x, 3) for x in times],
         "intro_speedup": round(reference_s / ours_s, 1),
@@ -181,15 +174,12 @@ def main() -> dict:
         "intro_best_loss_reference": [round(x, 6) for x in loss_ref.min(1).values.tolist()],
         "intro_best_loss_ours": [round(x, 6) for x in loss_ours.min(1).values.tolist()],
         "intro_same_basin_share": round(same_basin, 3),
-        "explorer_retrain_s": round(statistics.median(latency["explorer"]), 3),
-        "explorer_retrain_s_runs": [round(x, 3) for x in latency["explorer"]],
-        "neuron_explorer_retrain_s": round(statistics.median(latency["neuron_explorer"]), 3),
         "phase_grid_models": grid.n_models,
         "phase_grid_s": round(grid_s, 3),
         "phase_grid_agreement": round(grid.agreement(), 4),
         "phase_grid_loop_s": round(loop_s, 2),
         "phase_grid_speedup": round(loop_s / grid_s, 1),
-        "phase_explorer_retrain_s": round(statistics.median(phase_runs), 3),
+        **latency,
     }
 
 
@@ -212,9 +202,53 @@ def naive_sae_steps(data, d_sae: int, lam: float, steps: int, batch: int, device
             dec.weight /= dec.weight.norm(dim=0, keepdim=True)
 
 
+def best_reference_threads(feature_probability, importance, W0, steps: int) -> int:
+    """The faster of 1 and 2 CPU threads for the reference recipe, timed on ``steps`` steps each."""
+    seconds = {}
+    for threads in (1, 2):
+        with cpu_threads(threads):
+            t = time.perf_counter()
+            reference_recipe(feature_probability, importance, W0, steps)
+            seconds[threads] = time.perf_counter() - t
+    return min(seconds, key=seconds.get)
+
+
+def explorer_settings(explorer) -> list[dict]:
+    """The default setting, then each control at each end of its range (or each other option)."""
+    defaults = dict(explorer.settings)
+    settings = [defaults]
+    for name, control in explorer.controls.items():
+        if hasattr(control, "options"):
+            ends = [o[1] if isinstance(o, tuple) else o for o in control.options]
+        else:
+            ends = list(explorer.bounds(name, defaults))
+        settings += [{**defaults, name: v} for v in ends if v != defaults[name]]
+    return settings
+
+
+def explorer_latencies(quick: bool, device) -> dict:
+    """Every explorer's update latency at its defaults and the ends of every control."""
+    out = {}
+    for cls in EXPLORERS:
+        explorer = cls.demo(device=device)
+        if quick and hasattr(explorer, "train_config"):
+            explorer.train_config = replace(explorer.train_config, steps=20)
+        runs = []
+        for setting in explorer_settings(explorer)[: 2 if quick else None]:
+            t = time.perf_counter()
+            explorer.update(**setting)
+            runs.append(time.perf_counter() - t)
+        explorer.update(**explorer_settings(explorer)[0])
+        key = cls.key()
+        out[f"{key}_retrain_s"] = round(statistics.median(runs), 3)
+        out[f"{key}_retrain_max_s"] = round(max(runs), 3)
+        out[f"{key}_retrain_s_runs"] = [round(x, 3) for x in runs]
+    return out
+
+
 def sae_benchmarks(quick: bool, device) -> dict:
     """SAE training throughput (batched sweep vs a loop of naive SAEs), the full-size
-    ground-truth recovery (Sharkey et al.: d = 256, 512 features, 5 active), explorer latency."""
+    ground-truth recovery (Sharkey et al.: d = 256, 512 features, 5 active)."""
     data = S.GroundTruthData(128, 64, device=device)
     lams = [0.03, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0]
     steps = 20 if quick else 300
@@ -242,15 +276,6 @@ def sae_benchmarks(quick: bool, device) -> dict:
     ev = S.evaluate(run.sae, full.sample(2**14, generator=torch.Generator(device=full.device).manual_seed(7)),
                     true_directions=full.features)
 
-    toy = train_toy_models(5, 2, 0.05, n_inst=4, steps=50 if quick else None, device=device).best()
-    acts, true = S.hidden_activations(toy.W[0], 0.05, 50_000)
-    ex_cfg = replace(S.SAE_EXPLORER_TRAINING, steps=30) if quick else S.SAE_EXPLORER_TRAINING
-    explorer = SAEExplorer(acts, true, l1_coeff=0.3, device=device, train_config=ex_cfg)
-    runs = []
-    for k in range(1 if quick else 7):
-        t = time.perf_counter()
-        explorer.update(l1_coeff=0.3 + 0.01 * k)
-        runs.append(time.perf_counter() - t)
     return {
         "sae_sweep_instances": len(lams),
         "sae_steps_per_s": round(len(lams) * steps / batched_s, 1),
@@ -262,7 +287,6 @@ def sae_benchmarks(quick: bool, device) -> dict:
         "sae_recovery_l0": round(float(ev.l0[0]), 2),
         "sae_recovery_fvu": round(float(ev.fvu[0]), 4),
         "sae_recovery_dead": round(float(ev.dead[0]), 4),
-        "sae_explorer_retrain_s": round(statistics.median(runs), 3),
     }
 
 

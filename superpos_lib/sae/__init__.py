@@ -45,6 +45,7 @@ from .metrics import (
     matched_mmcs,
     mmcs,
     mse,
+    n_recovered,
     recovery,
     fvu,
 )
@@ -95,6 +96,7 @@ __all__ = [
     "matched_mmcs",
     "mmcs",
     "mse",
+    "n_recovered",
     "recovery",
     "fvu",
     "SAE_TRAIN_CONFIG",

@@ -36,6 +36,7 @@ __all__ = [
     "mmcs",
     "matched_mmcs",
     "latents_per_feature",
+    "n_recovered",
     "Recovery",
     "recovery",
     "SAEMetrics",
@@ -132,6 +133,17 @@ def latents_per_feature(
     clean recovery, more is a feature split across latents, 0 a feature missed."""
     check_number(threshold, "threshold", low=-1, high=1, high_open=True)
     return (cosine_matrix(true_directions, W_dec) > threshold).float().sum(1)
+
+
+def n_recovered(true_directions: Float[Tensor, "feats d_in"], W_dec: Float[Tensor, "*inst d_sae d_in"],
+                threshold: float = 0.98) -> Tensor:
+    """How many true features have a decoder row within cosine ``threshold`` of them, for each
+    instance of a batched decoder ``(inst, d_sae, d_in)`` (or one ``(d_sae, d_in)``, as one)."""
+    check_number(threshold, "threshold", low=-1, high=1, high_open=True)
+    if not isinstance(W_dec, Tensor) or W_dec.ndim not in (2, 3):
+        raise ValueError(f"W_dec must be (d_sae, d_in) or (inst, d_sae, d_in), got {getattr(W_dec, 'shape', type(W_dec))}")
+    decoders = W_dec.detach()[None] if W_dec.ndim == 2 else W_dec.detach()
+    return torch.stack([(latents_per_feature(true_directions, W, threshold) > 0).sum() for W in decoders])
 
 
 @dataclass(frozen=True)

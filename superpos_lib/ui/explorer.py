@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import html
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -36,7 +37,17 @@ import ipywidgets as W
 from ..checks import check_number
 from ..training import TrainState
 
-__all__ = ["LatestOnlyWorker", "Job", "Explorer", "control_range"]
+__all__ = ["LatestOnlyWorker", "Job", "Explorer", "control_range", "STATIC_FALLBACK"]
+
+STATIC_FALLBACK = (
+    '<figure class="superpos-explorer" style="margin:0">'
+    '<img src="data:image/png;base64,{png}" alt="{name} at its default setting" style="max-width:100%">'
+    '<figcaption style="font-size:90%">This is the explorer at its default setting. Its controls retrain '
+    'the model live, which needs a running Python kernel: <a class="superpos-live" href="#">open this chapter '
+    "in Colab</a> (or in Jupyter) to move them.</figcaption></figure>"
+)
+"""An explorer's display where widgets cannot run. The book build points the link at the chapter's
+Colab notebook."""
 
 
 class LatestOnlyWorker:
@@ -152,7 +163,7 @@ class Explorer:
     """False for explorers that only redraw: they compute in the caller's thread."""
 
     def __init__(self, controls: Mapping[str, W.ValueWidget], *, initial: Mapping[str, Any] | None = None,
-                 layout: W.Widget | None = None, frame_interval: float = 0.4, image_width: str = "840px"):
+                 layout: W.Widget | None = None, frame_interval: float = 0.5, image_width: str = "840px"):
         self.frame_interval = check_number(frame_interval, "frame_interval", low=0)
         self.controls = dict(controls)
         initial = dict(initial or {})
@@ -179,6 +190,11 @@ class Explorer:
         self.wait()
         if self._failure is not None:
             raise self._failure
+
+    @classmethod
+    def key(cls) -> str:
+        """The class's name in snake case (``SAEExplorer`` → ``"sae_explorer"``), e.g. for benchmark keys."""
+        return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", cls.__name__).lower()
 
     # -- what a subclass supplies -----------------------------------------------------------------
     @classmethod
@@ -326,7 +342,10 @@ class Explorer:
         return self._frame.figure
 
     def _repr_mimebundle_(self, **kwargs) -> dict:
-        """The widget, plus the figure as a PNG for front ends without widgets."""
+        """The live widget for a kernel, and for front ends without widgets (the static site, a
+        notebook viewer) the figure on display with a way to the live version, not dead controls."""
         bundle = self.widget._repr_mimebundle_(**kwargs)
-        bundle["image/png"] = base64.b64encode(bytes(self.image.value)).decode("ascii")
+        png = base64.b64encode(bytes(self.image.value)).decode("ascii")
+        bundle["image/png"] = png
+        bundle["text/html"] = STATIC_FALLBACK.format(png=png, name=html.escape(type(self).__name__))
         return bundle

@@ -61,7 +61,7 @@ class ToyModelExplorer(Explorer):
     frame_class: ClassVar[type]
 
     def __init__(self, *, n_seeds: int = 4, train_config: TrainConfig = EXPLORER_TRAINING,
-                 device: str | torch.device | None = None, frame_interval: float = 0.4,
+                 device: str | torch.device | None = None, frame_interval: float = 0.5,
                  max_features: int = 20, max_hidden: int = 10, seed: int = 0, **initial: Any):
         self.n_seeds = check_positive_int(n_seeds, "n_seeds")
         self.train_config = train_config

@@ -18,6 +18,19 @@ def _ci_command(name: str) -> str:
     return match.group(1)
 
 
+def test_ci_installs_nothing_before_a_new_users_commands():
+    ci = (ROOT / ".ci/run").read_text()
+    first_user_command = min(ci.index('bash -c "$build_command"'), ci.index('bash -c "$test_command"'))
+    before = [line for line in ci[:first_user_command].splitlines() if not re.match(r"^(build|test)_command=", line)]
+    assert not any("pip install" in line for line in before), "a new user has installed nothing before README's commands"
+    before = "\n".join(before)
+    assert "python3 -m venv" in before, "a fresh virtual environment"
+    oldest = re.search(r'^OLDEST_TORCH="([\d.]+)"', ci, re.M).group(1)
+    assert ci.index(f'torch==$OLDEST_TORCH') > ci.index('bash -c "$test_command"'), "the older torch comes second"
+    assert f"torch {oldest}" in (ROOT / "README.md").read_text(), "README says which torch versions are tested"
+    assert "OLDEST_TORCH" in ci.split("== 2.")[1], "the second environment installs the oldest torch"
+
+
 @pytest.mark.parametrize("name", ["build", "test"])
 def test_ci_runs_the_readme_commands(name):
     readme = (ROOT / "README.md").read_text()
@@ -87,17 +100,32 @@ def test_one_repository_and_branch_everywhere():
 
 
 def test_benchmark_script_runs_and_reports_every_figure():
+    """``--quick`` numbers mean nothing, but they must be there, of the right kind, and consistent."""
+    from superpos_lib.widgets import EXPLORERS
+
     run = subprocess.run([sys.executable, str(ROOT / "benchmarks/bench.py"), "--quick"],
                          capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert run.returncode == 0, run.stderr
-    figures = json.loads(run.stdout.strip().splitlines()[-1])
-    for key in ["intro_reference_s", "intro_ours_s", "intro_speedup", "intro_loss_ratio_max", "explorer_retrain_s",
-                "neuron_explorer_retrain_s", "phase_grid_s", "phase_grid_loop_s", "phase_explorer_retrain_s",
-                "sae_steps_per_s", "sae_naive_steps_per_s", "sae_speedup", "sae_recovery_s", "sae_explorer_retrain_s"]:
-        assert isinstance(figures[key], float) and figures[key] > 0, key
-    assert figures["device"] == "cpu" and figures["quick"] is True
-    assert len(figures["intro_loss_ratio_per_density"]) == 10
-    assert figures["phase_grid_models"] == 4 * 4 * 4
+    f = json.loads(run.stdout.strip().splitlines()[-1])
+    assert f["device"] == "cpu" and f["quick"] is True and f["intro_reference_threads"] in (1, 2)
+    for key in ["intro_reference_s", "intro_ours_s", "phase_grid_s", "phase_grid_loop_s", "sae_recovery_s"]:
+        assert isinstance(f[key], float) and 0 < f[key] < 300, key  # seconds
+    for key in ["sae_steps_per_s", "sae_naive_steps_per_s"]:
+        assert isinstance(f[key], float) and f[key] > 0, key
+    assert f["intro_speedup"] == pytest.approx(f["intro_reference_s"] / f["intro_ours_s"], rel=0.05, abs=0.1)
+    assert f["phase_grid_speedup"] == pytest.approx(f["phase_grid_loop_s"] / f["phase_grid_s"], rel=0.1, abs=0.1)
+    assert f["sae_speedup"] == pytest.approx(f["sae_steps_per_s"] / f["sae_naive_steps_per_s"], rel=0.02)
+    ratios = f["intro_loss_ratio_per_density"]
+    assert len(ratios) == 10 and f["intro_loss_ratio_max"] == max(ratios) and all(0 < r < 10 for r in ratios)
+    assert 0 <= f["intro_same_basin_share"] <= 1 and 0 <= f["phase_grid_agreement"] <= 1
+    assert f["phase_grid_models"] == 4 * 4 * 4
+    assert 0 <= f["sae_recovery_matched_mmcs"] <= f["sae_recovery_mmcs"] <= 1 and f["sae_recovery_l0"] >= 0
+    assert 0 <= f["sae_recovery_dead"] <= 1 and f["sae_recovery_fvu"] >= 0
+    for cls in EXPLORERS:
+        key = cls.key()
+        runs = f[f"{key}_retrain_s_runs"]
+        assert runs and all(0 < r < 60 for r in runs), key
+        assert f[f"{key}_retrain_max_s"] == max(runs) and min(runs) <= f[f"{key}_retrain_s"] <= max(runs), key
 
 
 # -- the library's house: a flat core, a package per topic ----------------------------------------

@@ -113,25 +113,45 @@ def test_prepare_vendor_folder(tmp_path, monkeypatch):
     vendor = root / "_vendor"
     assert (vendor / "demo" / "dist" / "app.js").read_bytes() == b"app()"
     assert (vendor / "plotly" / "plotly.min.js").stat().st_size > 1_000_000
-    setup_js = (vendor / "widgets-setup.js").read_text()
-    assert "require.config" in setup_js and "MathJax" in setup_js and "Hub" in setup_js
     (vendor / "demo" / "dist" / "app.js").write_bytes(b"edited")
     book_build.prepare_vendor_folder(tmp_path / "static", cache)
     assert (vendor / "demo" / "dist" / "app.js").read_bytes() == b"edited", "up to date: left alone"
 
 
+class _Script(str):
+    def __new__(cls, name, **attributes):
+        obj = super().__new__(cls, name)
+        obj.attributes = attributes
+        return obj
+
+
+THEME = {"repository_url": "https://github.com/superpos-book/superpos", "repository_branch": "main",
+         "path_to_docs": "", "launch_buttons": {"colab_url": "https://colab.research.google.com"}}
+
+
 def test_sphinx_hooks(tmp_path, monkeypatch):
-    config = SimpleNamespace(mathjax_path="https://cdn.example/mathjax.js", nb_ipywidgets_js={"https://cdn/x.js": {}})
+    config = SimpleNamespace(mathjax_path="https://cdn.example/mathjax.js", nb_ipywidgets_js={"https://cdn/x.js": {}},
+                             nb_mime_priority_overrides=[("latex", "image/png", 1)])
     book_build._configure(None, config)
     assert config.mathjax_path == book_build.MATHJAX_JS and "://" not in config.mathjax_path
-    assert list(config.nb_ipywidgets_js) == [book_build.REQUIRE_JS, book_build.WIDGETS_SETUP_JS, book_build.WIDGETS_JS]
+    assert config.nb_ipywidgets_js == {}, "no widget manager: the site offers no controls without a kernel"
+    assert ("html", book_build.WIDGET_VIEW, None) in config.nb_mime_priority_overrides
+    assert ("latex", "image/png", 1) in config.nb_mime_priority_overrides
 
     added = []
-    app = SimpleNamespace(add_js_file=lambda path, **kw: added.append((path, kw)))
-    book_build._add_plotly_where_needed(app, "p", "page.html", {"body": "<p>no figures</p>"}, None)
+    app = SimpleNamespace(add_js_file=lambda path, **kw: added.append((path, kw)),
+                          config=SimpleNamespace(html_theme_options=THEME))
+    book_build._page(app, "p", "page.html", {"body": "<p>no figures</p>"}, None)
     assert added == []
-    book_build._add_plotly_where_needed(app, "p", "page.html", {"body": '<div class="plotly-graph-div">'}, None)
-    assert added == [(book_build.PLOTLY_JS, {"priority": 100})], "before require.js (priority 500)"
+    book_build._page(app, "p", "page.html", {"body": '<div class="plotly-graph-div">'}, None)
+    assert added == [(book_build.PLOTLY_JS, {"priority": 100})]
+
+    context = {"body": f"<p>{book_build.LIVE_LINK}open</a></p>",
+               "script_files": [_Script("a.js"), _Script("", type=book_build.WIDGET_STATE)]}
+    book_build._page(app, "book/03_superposition", "page.html", context, None)
+    url = "https://colab.research.google.com/github/superpos-book/superpos/blob/main/book/03_superposition.ipynb"
+    assert f'href="{url}"' in context["body"], "the explorer's live link opens its chapter in Colab"
+    assert context["script_files"] == ["a.js"], "no saved widget state on the page"
 
     latex = SimpleNamespace(builder=SimpleNamespace(format="latex"), outdir=str(tmp_path), config=SimpleNamespace(html_static_path=[]))
     book_build._vendor(latex)
@@ -142,9 +162,16 @@ def test_sphinx_hooks(tmp_path, monkeypatch):
     assert html.config.html_static_path == ["_static", str(tmp_path / "superpos_static")]
 
 
+def test_colab_url_follows_the_repository_settings():
+    config = SimpleNamespace(html_theme_options={**THEME, "path_to_docs": "docs/", "repository_branch": "dev"})
+    assert book_build.colab_url(config, "book/01_features") == (
+        "https://colab.research.google.com/github/superpos-book/superpos/blob/dev/docs/book/01_features.ipynb")
+    assert book_build.colab_url(SimpleNamespace(html_theme_options={}), "x") is None
+
+
 def test_setup_prepares_the_kernels(tmp_path, monkeypatch):
     connected = []
-    app = SimpleNamespace(connect=lambda event, fn: connected.append(event), outdir=str(tmp_path / "html"))
+    app = SimpleNamespace(connect=lambda event, fn, priority=500: connected.append(event), outdir=str(tmp_path / "html"))
     for name in [*book_build.BUILD_ENVIRONMENT, "IPYTHONDIR"]:
         monkeypatch.delenv(name, raising=False)
     meta = book_build.setup(app)

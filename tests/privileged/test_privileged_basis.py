@@ -56,7 +56,10 @@ def test_the_neuron_model_is_the_toy_model_with_a_hidden_relu():
 
 
 def test_dense_neuron_model_is_monosemantic():
-    res = train_toy_models(6, 3, 1.0, importance_decay(6, 0.75), n_inst=2, hidden_relu=True).best()
+    # Best of four seeds: the three most important features each sit >= 0.994 on one neuron for seeds
+    # 0-4. (Best of two is not enough: for seed 1 it keeps a polysemantic solution, 0.48, that loses
+    # only 1% more.)
+    res = train_toy_models(6, 3, 1.0, importance_decay(6, 0.75), n_inst=4, hidden_relu=True).best()
     top = privileged.basis_alignment(res.W)[0, :3]
     assert (top > 0.95).all(), top
 

@@ -125,6 +125,16 @@ def test_recovery_scores_every_instance():
         S.recovery(true, torch.ones(2, 2, 2, 3))
 
 
+def test_n_recovered_counts_features_with_a_close_latent():
+    true = torch.eye(3)
+    W = torch.stack([torch.eye(3), torch.tensor([[1.0, 0, 0], [1.0, 0.1, 0], [0, 0.5, 0.5]])])
+    assert S.n_recovered(true, W).tolist() == [3, 1]
+    assert S.n_recovered(true, W, threshold=0.6).tolist() == [3, 3]
+    assert S.n_recovered(true, torch.eye(3)).tolist() == [3]
+    with bad_input("threshold"):
+        S.n_recovered(true, W, threshold=1.0)
+
+
 def test_evaluate_scores_recovery_when_given_the_true_directions():
     data = GroundTruthData(12, 6, n_active=2, seed=0)
     sae = S.SAE(S.SAEConfig(6, 12, n_inst=2), 0.1, data.sample(500))

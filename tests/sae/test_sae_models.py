@@ -97,9 +97,10 @@ def test_resampling_revives_dead_latents_toward_badly_fit_inputs():
     assert not sae.dead.any() and sae.n_resampled.tolist() == [2]
 
 
-@pytest.mark.parametrize("kind,sparsity,floor", [("relu_l1", 0.4, 0.95), ("topk", 2, 0.98), ("jumprelu", 2.0, 0.88)])
+# Measured over seeds 0-4: relu_l1 0.957-0.978, topk 0.972-0.997, jumprelu 0.888-0.978; 24 random
+# unit directions score about 0.57 here.
+@pytest.mark.parametrize("kind,sparsity,floor", [("relu_l1", 0.4, 0.93), ("topk", 2, 0.95), ("jumprelu", 2.0, 0.85)])
 def test_every_kind_recovers_features_from_a_small_ground_truth(small_data, kind, sparsity, floor):
-    # 24 random unit directions score about 0.57 here.
     cfg = S.SAEConfig(12, 24, kind)
     r = S.train_saes(small_data.batches(256), cfg, sparsity, train_config=replace(FAST, steps=1500), seed=0)
     score = S.mmcs(small_data.features, r.sae.W_dec[0].detach())
@@ -111,12 +112,14 @@ def test_every_kind_recovers_features_from_a_small_ground_truth(small_data, kind
 
 
 def test_topk_aux_loss_keeps_latents_alive():
+    # Four SAEs each way: the auxiliary loss leaves 0.32-0.69 as many dead latents over seeds 0-4 (two
+    # SAEs each way are not enough: for seed 0 the pair with the loss came out worse).
     data = GroundTruthData(64, 32, n_active=3, seed=3)
-    cfg = S.SAEConfig(32, 64, "topk", n_inst=2)
-    aux = S.train_saes(data.batches(256), cfg, 3, train_config=replace(FAST, steps=500), seed=2)
-    none = S.train_saes(data.batches(256), replace(cfg, aux_coeff=0.0), 3, train_config=replace(FAST, steps=500), seed=2)
+    cfg = S.SAEConfig(32, 64, "topk", n_inst=4)
+    aux = S.train_saes(data.batches(256), cfg, 3, train_config=replace(FAST, steps=500))
+    none = S.train_saes(data.batches(256), replace(cfg, aux_coeff=0.0), 3, train_config=replace(FAST, steps=500))
     ev = data.sample(4000)
-    assert S.evaluate(aux.sae, ev).dead.mean() < S.evaluate(none.sae, ev).dead.mean()
+    assert S.evaluate(aux.sae, ev).dead.mean() < 0.85 * S.evaluate(none.sae, ev).dead.mean()
 
 
 def test_evaluate_streams_and_matches_one_shot(small_data):
@@ -151,7 +154,7 @@ def test_train_sae_entry_point(small_data):
     f = sae.encode(acts[:10])
     assert f.shape == (10, 24) and ((f > 0).sum(1) <= 2).all()
     assert sae.decode(f).shape == (10, 12)
-    assert S.mmcs(small_data.features, sae.W_dec) > 0.8
+    assert S.mmcs(small_data.features, sae.W_dec) > 0.8  # 0.957-0.997 over seeds 0-4
 
 
 def test_train_sae_stream_runs_out():

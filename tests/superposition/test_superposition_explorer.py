@@ -80,3 +80,7 @@ def test_explorer_displays_the_widget_with_a_static_fallback(explorer):
     bundle = explorer._repr_mimebundle_()
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == explorer.widget.model_id
     assert base64.b64decode(bundle["image/png"]) == bytes(explorer.image.value)
+    static = bundle["text/html"]
+    assert f'src="data:image/png;base64,{bundle["image/png"]}"' in static, "the figure on display"
+    assert '<a class="superpos-live" href="#">' in static and "Colab" in static, "and the way to the live version"
+    assert "<input" not in static and "slider" not in static.lower(), "no controls that cannot work"

@@ -51,6 +51,11 @@ def explorer(request):
     return request.param.demo(device="cpu")
 
 
+def test_explorer_keys():
+    assert [cls.key() for cls in EXPLORERS] == ["composition_explorer", "neuron_explorer", "superposition_explorer",
+                                                "decomposition_explorer", "phase_explorer", "sae_explorer"]
+
+
 def test_demo_shows_its_chapters_default(explorer):
     assert explorer.controls and all(isinstance(c, W.ValueWidget) for c in explorer.controls.values())
     assert explorer.shown == explorer.settings and explorer.error is None
