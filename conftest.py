@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "tests"))  # superpos_typecheck, the suite's type checker, for any selection of tests
 BUILD_CACHE = ROOT / "_build" / ".jupyter_cache"
 CHAPTER_MEMORY_MB = 1500
 _runs: dict[Path, dict] = {}

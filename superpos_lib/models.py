@@ -41,7 +41,8 @@ from .data import ArrayLike, FeatureSampler, as_inst_feats, broadcast_instances
 from .runtime import get_device
 from .training import Callback, TrainConfig, train
 
-__all__ = ["ToyModelConfig", "ToyModel", "ToyModels", "evaluate_loss", "fit_toy_models", "train_toy_models"]
+__all__ = ["ToyModelConfig", "ToyModel", "ToyModels", "EVAL_ELEMENTS", "evaluate_loss", "fit_toy_models",
+           "train_toy_models"]
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,11 @@ class ToyModel(nn.Module):
         return loss, (dW, db)
 
 
+EVAL_ELEMENTS = 2**22
+""":func:`evaluate_loss` draws at most this many feature values at a time (16 MB of float32), so
+that evaluating 1,600 models at once costs no more memory than evaluating 40."""
+
+
 @torch.no_grad()
 def evaluate_loss(
     model: ToyModel,
@@ -181,10 +187,13 @@ def evaluate_loss(
     signed: bool = False,
     chunk: int = 2**13,
 ) -> Float[Tensor, "inst"]:
-    """Mean loss per instance on ``n_samples`` fresh samples (the same ones for a given seed)."""
+    """Mean loss per instance on ``n_samples`` fresh samples (the same ones for a given seed and
+    number of instances), drawn ``chunk`` samples at a time, fewer for many instances."""
     check_positive_int(n_samples, "n_samples")
+    check_positive_int(chunk, "chunk")
     device = model.W.device
-    chunk = min(chunk, n_samples)
+    inst, feats = feature_probability.shape
+    chunk = min(chunk, n_samples, max(256, EVAL_ELEMENTS // (inst * feats)))
     sampler = FeatureSampler(feature_probability, chunk, seed=seed, signed=signed, device=device)
     imp = importance.to(device)
     total = torch.zeros(model.W.shape[0], device=device, dtype=torch.float64)

@@ -187,6 +187,25 @@ def test_signed_features_and_the_neuron_model_through_the_learners_call():
     assert neuron.config.hidden_relu and neuron.to_model().config.hidden_relu
 
 
+def test_evaluating_many_models_draws_a_bounded_batch(monkeypatch):
+    from superpos_lib import models
+
+    drawn = []
+    real = models.FeatureSampler
+
+    def spy(p, batch_size, **kwargs):
+        drawn.append(p.shape[0] * p.shape[1] * batch_size)
+        return real(p, batch_size, **kwargs)
+
+    monkeypatch.setattr(models, "FeatureSampler", spy)
+    many = ToyModel(ToyModelConfig(3, 2, 1600))
+    loss = evaluate_loss(many, torch.full((1600, 3), 0.1), torch.ones(1600, 3), n_samples=2**14)
+    few = ToyModel(ToyModelConfig(5, 2, 40))
+    evaluate_loss(few, torch.full((40, 5), 0.1), torch.ones(40, 5), n_samples=2**14)
+    assert drawn[0] <= models.EVAL_ELEMENTS and loss.shape == (1600,) and torch.isfinite(loss).all()
+    assert drawn[1] == 40 * 5 * 2**13, "small sweeps keep their samples"
+
+
 def test_a_stopped_run_is_not_evaluated():
     res = fit_toy_models(ToyModelConfig(5, 2, 2), torch.full((2, 5), 0.1), torch.ones(2, 5),
                          callbacks=[lambda s: True], callback_every=10)

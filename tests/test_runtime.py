@@ -99,6 +99,12 @@ def test_a_background_job_never_changes_the_kernels_thread_count():
     assert runtime.thread_local_threads(), "every PyTorch wheel uses OpenMP; if not, explorers run slower"
 
 
+def test_steady_memory_fixes_glibcs_mmap_threshold():
+    import sys
+
+    assert runtime.steady_memory() is sys.platform.startswith("linux")
+
+
 def test_auto_threads():
     assert runtime.auto_threads(1000) == 1
     assert runtime.auto_threads(10**7) == torch.get_num_threads()

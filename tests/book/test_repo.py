@@ -26,7 +26,7 @@ def test_ci_installs_nothing_before_a_new_users_commands():
     before = "\n".join(before)
     assert "python3 -m venv" in before, "a fresh virtual environment"
     oldest = re.search(r'^OLDEST_TORCH="([\d.]+)"', ci, re.M).group(1)
-    assert ci.index(f'torch==$OLDEST_TORCH') > ci.index('bash -c "$test_command"'), "the older torch comes second"
+    assert ci.index('torch==$OLDEST_TORCH') > ci.index('bash -c "$test_command"'), "the older torch comes second"
     assert f"torch {oldest}" in (ROOT / "README.md").read_text(), "README says which torch versions are tested"
     assert "OLDEST_TORCH" in ci.split("== 2.")[1], "the second environment installs the oldest torch"
 
