@@ -69,6 +69,7 @@ def pytest_runtest_makereport(item, call):
     item.cell.outputs = list(item.test_outputs or [])
     item.cell.execution_count = run["count"]
     if run["count"] == sum(cell.cell_type == "code" for cell in run["nb"].cells):  # the chapter's last cell
+        run["seconds"] = time.perf_counter() - run["start"]
         run["peak_mb"] = peak = kernel_peak_mb(getattr(item.parent, "kernel", None))
         if peak is not None and peak > CHAPTER_MEMORY_MB and report.passed:
             report.outcome = "failed"
@@ -77,11 +78,12 @@ def pytest_runtest_makereport(item, call):
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    peaks = {p.name: r.get("peak_mb") for p, r in _runs.items() if r.get("peak_mb") is not None}
-    if peaks:
-        terminalreporter.section("chapters' peak memory")
-        for name, mb in peaks.items():
-            terminalreporter.write_line(f"{name}: {mb:.0f} MB (budget {CHAPTER_MEMORY_MB} MB)")
+    finished = {p.name: r for p, r in _runs.items() if "seconds" in r}
+    if finished:
+        terminalreporter.section("chapters' time and peak memory")
+        for name, run in finished.items():
+            peak = "unknown" if run["peak_mb"] is None else f"{run['peak_mb']:.0f} MB"
+            terminalreporter.write_line(f"{name}: {run['seconds']:.0f} s, peak {peak} (budget {CHAPTER_MEMORY_MB} MB)")
 
 
 def pytest_sessionfinish(session) -> None:
@@ -97,7 +99,7 @@ def pytest_sessionfinish(session) -> None:
         if run["count"] != n_code:  # only some of its cells were selected: not a whole execution
             continue
         cache.cache_notebook_bundle(
-            CacheBundleIn(run["nb"], str(path), data={"execution_seconds": time.perf_counter() - run["start"]}),
+            CacheBundleIn(run["nb"], str(path), data={"execution_seconds": run["seconds"]}),
             check_validity=False,
             overwrite=True,
         )
