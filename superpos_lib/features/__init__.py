@@ -1,7 +1,7 @@
 """Chapter 1, "Features, decomposability and linearity" (TMS §1, "Background and Motivation").
 
 * :mod:`.codes`: linear codes ``r = Σ x_i d_i`` and a non-linear packed code, linear probes,
-  the superposition test (``WᵀW`` not invertible), regular polygons;
+  the superposition test (``WᵀW`` of the represented features not invertible), regular polygons;
 * :mod:`.wordvec`: word vectors computed here from Shakespeare (PPMI + SVD) and their analogies
   (Mikolov et al. 2013);
 * :mod:`.figures`: readouts against true values, the explorer's figure, the static site's
@@ -15,6 +15,7 @@ from .codes import (
     compose,
     fit_probe,
     gram_is_invertible,
+    in_superposition,
     is_basis_aligned,
     pack_two,
     probe_r2,
@@ -33,6 +34,7 @@ __all__ = [
     "compose",
     "fit_probe",
     "gram_is_invertible",
+    "in_superposition",
     "is_basis_aligned",
     "pack_two",
     "probe_r2",

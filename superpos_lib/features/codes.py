@@ -5,7 +5,9 @@ each feature is: ``r = Σ_i x_i d_i``. Then a linear readout, a dot product with
 vector, recovers each feature. A non-linear code can be just as lossless, for example packing
 two numbers into one (``(floor(10·x₁) + x₂)/10``), yet no linear readout recovers what it
 packs. And with more features than dimensions the directions cannot all be independent:
-``WᵀW`` is no longer invertible, the signature of superposition.
+``WᵀW`` of the features a model represents is no longer invertible, the signature of
+superposition (a dropped feature, ``W_i = 0``, makes the full ``WᵀW`` singular too, and is not
+superposition).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from ..checks import check_positive_int
+from ..metrics import REPRESENTED
 
 __all__ = [
     "pack_two",
@@ -29,6 +32,7 @@ __all__ = [
     "r_squared",
     "probe_r2",
     "gram_is_invertible",
+    "in_superposition",
     "is_basis_aligned",
     "CompositionDemo",
     "regular_polygon",
@@ -138,6 +142,21 @@ def gram_is_invertible(W: Float[Tensor, "d_hidden feats"], *, tol: float = 1e-6)
         raise ValueError(f"W must have shape (d_hidden, feats), got {tuple(W.shape)}")
     eig = torch.linalg.eigvalsh((W.T @ W).double())
     return bool(eig.min() > tol * max(float(eig.max()), 1e-12))
+
+
+def in_superposition(W: Float[Tensor, "d_hidden feats"], *, min_norm: float = REPRESENTED, tol: float = 1e-6) -> bool:
+    """Whether the features ``W`` represents (columns of norm above ``min_norm``) are in superposition.
+
+    The superposition test applied to represented features only: their Gram matrix is singular,
+    so some of them share dimensions. A feature the model drops (``W_i = 0``) also makes the full
+    ``WᵀW`` singular, but dropping a feature is not superposition; it is left out here.
+    """
+    if W.ndim != 2:
+        raise ValueError(f"W must have shape (d_hidden, feats), got {tuple(W.shape)}")
+    if not min_norm >= 0:
+        raise ValueError(f"min_norm must be >= 0, got {min_norm}")
+    kept = W[:, W.norm(dim=0) > min_norm]
+    return kept.shape[1] > 0 and not gram_is_invertible(kept, tol=tol)
 
 
 def is_basis_aligned(W: Float[Tensor, "d_hidden feats"], *, tol: float = 1e-6) -> bool:

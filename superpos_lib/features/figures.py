@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import matplotlib
 import numpy as np
 import torch
 from jaxtyping import Float
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from ..ui import Frame, frame_slider, to_numpy
+from ..ui import Frame, frame_slider, rgb, to_numpy
 
 __all__ = ["plot_readout_scatter", "CompositionFrame", "plot_readout_sweep"]
 
@@ -28,16 +29,17 @@ def plot_readout_scatter(
     k = true.shape[1]
     if len(titles) != k or len(r2) != k:
         raise ValueError(f"titles and r2 need {k} entries each")
-    fig = Figure(figsize=(2.1 * k, 2.4), layout="constrained")
-    axes = fig.subplots(1, k, squeeze=False)[0]
+    fig = Figure(figsize=(min(1.5 * k, 7.5), 2.9), layout="constrained")
+    axes = fig.subplots(1, k, squeeze=False, sharey=True)[0]
     t, r = to_numpy(true), to_numpy(read)
     for i, ax in enumerate(axes):
         ax.scatter(t[:, i], r[:, i], s=3, alpha=0.4, color="C0", edgecolors="none")
         ax.plot([0, 1], [0, 1], color="0.5", lw=0.8, ls="--")
-        ax.set_title(f"{titles[i]}\nR² = {r2[i]:.3f}", fontsize=8)
-        ax.set_xlabel("true value", fontsize=7)
-        ax.tick_params(labelsize=6)
-    axes[0].set_ylabel("linear readout", fontsize=7)
+        ax.set_title(f"{titles[i]}\nR² = {r2[i]:.3f}", fontsize=9)
+        ax.set_xlabel("true value", fontsize=9)
+        ax.set_xticks([0, 0.5, 1], ["0", "0.5", "1"])
+        ax.tick_params(labelsize=9)
+    axes[0].set_ylabel("linear readout", fontsize=9)
     return fig
 
 
@@ -100,9 +102,12 @@ def plot_readout_sweep(
         raise ValueError(f"labels needs {n_frames} entries and feature_names {n_feats}")
     import plotly.graph_objects as go
 
+    colours = [rgb(matplotlib.colormaps["tab10"](j)) for j in range(len(readouts))]  # C0, C1, ...: the explorer's
+
     def traces(k: int) -> list:
-        return [go.Bar(x=list(feature_names), y=[None if np.isnan(v) else float(v) for v in to_numpy(values[k])], name=name)
-                for name, values in readouts.items()]
+        return [go.Bar(x=list(feature_names), y=[None if np.isnan(v) else float(v) for v in to_numpy(values[k])],
+                       name=name, marker_color=colour)
+                for (name, values), colour in zip(readouts.items(), colours)]
 
     fig = go.Figure(data=traces(0), frames=[go.Frame(data=traces(k), name=str(k)) for k in range(n_frames)])
     fig.update_layout(barmode="group", height=400, template="plotly_white", yaxis={"range": [-0.3, 1.3], "title": "value"},

@@ -67,6 +67,12 @@ def test_superposition_and_alignment_tests():
     assert features.gram_is_invertible(torch.eye(3))
     assert not features.gram_is_invertible(features.regular_polygon(5)), "5 directions in 2-D"
     assert not features.gram_is_invertible(torch.tensor([[1.0, 0.0], [0.0, 0.0]])), "a dropped feature"
+    assert not features.in_superposition(torch.tensor([[1.0, 0.0], [0.0, 0.0]])), "dropping a feature is not superposing it"
+    assert features.in_superposition(features.regular_polygon(5))
+    assert not features.in_superposition(torch.eye(3)) and not features.in_superposition(torch.zeros(2, 3))
+    weak = torch.cat([torch.eye(2), 0.3 * features.regular_polygon(3)], dim=1)  # two features kept, three barely
+    assert not features.in_superposition(weak), "below the represented norm, weak columns do not count"
+    assert features.in_superposition(weak, min_norm=0.0), "with every column kept: 5 in 2-D"
     assert features.is_basis_aligned(torch.diag(torch.tensor([2.0, 0.5])))
     assert features.is_basis_aligned(torch.tensor([[0.0, 1.0], [3.0, 0.0]])), "a permutation is aligned"
     assert not features.is_basis_aligned(torch.tensor([[1.0, 1.0], [-1.0, 1.0]]))
@@ -75,6 +81,10 @@ def test_superposition_and_alignment_tests():
         features.gram_is_invertible(torch.ones(1, 2, 3))
     with bad_input("W"):
         features.is_basis_aligned(torch.ones(1, 2, 3))
+    with bad_input("W"):
+        features.in_superposition(torch.ones(1, 2, 3))
+    with bad_input("min_norm"):
+        features.in_superposition(torch.eye(2), min_norm=-1.0)
 
 
 def test_composition_demo_reads_back_exactly_and_packed_fails():

@@ -40,6 +40,8 @@ def test_plot_readout_sweep():
     assert len(fig.frames) == 4 and fig.layout.barmode == "group"
     assert list(fig.frames[2].data[0].y) == pytest.approx(readouts["true"][2].tolist())
     assert fig.frames[1].data[1].y[2] is None
+    # The same colours as the explorer's bars (matplotlib's C0, C1, ...), in every frame: blue, then orange.
+    assert [t.marker.color for t in fig.frames[3].data] == ["rgb(31,119,180)", "rgb(255,127,14)"]
     with bad_input("readouts"):
         features.plot_readout_sweep({}, [], feature_names=[])
     with bad_input("labels"):
