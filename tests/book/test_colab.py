@@ -11,7 +11,7 @@ which stands in for GitHub. Then:
 * torch is not reinstalled (Colab's CUDA build must stay);
 * run again, the first cell installs nothing.
 
-Takes about a minute, so it runs once, on one chapter.
+Takes about half a minute, so it runs once, on one chapter.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[2]
-CHAPTER = ROOT / "book" / "03_superposition.ipynb"
+CHAPTER = ROOT / "book" / "01_features.ipynb"  # the quickest chapter
 COLAB_PREINSTALLED = ["numpy", "matplotlib", "ipywidgets", "plotly", "tqdm", "ipykernel", "nbclient"]
 
 
