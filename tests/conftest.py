@@ -37,3 +37,28 @@ def bad_input(name: str):
             yield info
     finally:
         jaxtyping.config.update("jaxtyping_disable", before)
+
+
+# The static site shows a chapter's figure at most this wide (CSS px; measured in Chromium at a
+# 1,280-px window), and the notebooks draw static figures at matplotlib's 100 dpi.
+SITE_FIGURE_PX = 672
+MIN_TEXT_PX = 12  # 9 pt at the browser's 96 px per inch
+
+
+def displayed_text_px(fig, *, dpi: float = 100) -> dict[str, float]:
+    """Each visible text of a matplotlib figure and its size in CSS px as the site shows it."""
+    from matplotlib.text import Text
+
+    shrink = min(1.0, SITE_FIGURE_PX / (fig.get_size_inches()[0] * dpi))
+    return {
+        t.get_text(): t.get_fontsize() / 72 * dpi * shrink
+        for t in fig.findobj(Text)
+        if t.get_visible() and t.get_text().strip()
+    }
+
+
+def assert_readable(fig, *, dpi: float = 100, min_px: float = MIN_TEXT_PX) -> None:
+    """Every text on ``fig`` is at least ``min_px`` tall on the site (9 pt by default)."""
+    fig.canvas.draw()  # tick labels exist only once drawn
+    small = {text: round(px, 1) for text, px in displayed_text_px(fig, dpi=dpi).items() if px < min_px - 1e-6}
+    assert not small, f"text below {min_px} px as displayed: {small}"

@@ -29,7 +29,7 @@ def plot_readout_scatter(
     k = true.shape[1]
     if len(titles) != k or len(r2) != k:
         raise ValueError(f"titles and r2 need {k} entries each")
-    fig = Figure(figsize=(min(1.5 * k, 7.5), 2.9), layout="constrained")
+    fig = Figure(figsize=(min(1.5 * k, 6.7), 2.9), layout="constrained")  # the page's width
     axes = fig.subplots(1, k, squeeze=False, sharey=True)[0]
     t, r = to_numpy(true), to_numpy(read)
     for i, ax in enumerate(axes):

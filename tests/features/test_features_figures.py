@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import bad_input
+from conftest import assert_readable, bad_input
 from superpos_lib import features
 from superpos_lib.features import CompositionExplorer
 
@@ -15,6 +15,8 @@ def test_plot_readout_scatter():
     assert len(fig.axes) == 2 and "R² = 0.250" in fig.axes[1].get_title()
     offsets = fig.axes[0].collections[0].get_offsets()
     assert np.allclose(offsets[:, 1], 0.5 * offsets[:, 0])
+    five = features.plot_readout_scatter(torch.rand(50, 5), torch.rand(50, 5), titles=["x1 from r"] * 5, r2=[0.5] * 5)
+    assert_readable(five)
     with bad_input("titles"):
         features.plot_readout_scatter(true, true, titles=["a"], r2=[1.0, 1.0])
     with bad_input("read"):
