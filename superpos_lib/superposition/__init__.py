@@ -3,9 +3,11 @@
 The model and its training are the shared core (:mod:`superpos_lib.models`), the measurements
 :mod:`superpos_lib.metrics`; this package holds the chapter's figures (feature directions,
 ``WᵀW`` and norms coloured by superposition, represented features against sparsity, the
-static site's slider over a sweep) and its live explorer.
+static site's slider over a sweep), its live explorer, and :mod:`.expectation`: the loss
+computed by how many features are active, accurate enough to tell sparse models apart.
 """
 
+from .expectation import active_count_probabilities, expected_loss, with_expected_loss
 from .explorer import SuperpositionExplorer
 from .figures import (
     ExplorerFrame,
@@ -17,6 +19,9 @@ from .figures import (
 )
 
 __all__ = [
+    "active_count_probabilities",
+    "expected_loss",
+    "with_expected_loss",
     "SuperpositionExplorer",
     "ExplorerFrame",
     "plot_explorer_frame",

@@ -70,29 +70,40 @@ def plot_superposition(
 ) -> Figure:
     """Per instance: ``WᵀW`` (top) and the feature norms coloured by superposition (below it).
 
-    Instances are laid out ``n_cols`` to a row (default: all in one row).
+    Instances are laid out ``n_cols`` to a row (default: all in one row), each ``panel_width``
+    inches wide; text is 9 pt, so a figure up to about 6.7 inches wide (``n_cols * panel_width
+    + 1.3``) shows it at 9 pt or more on the book's pages.
     """
     check_weights(W)
     n_inst, _, n_feats = W.shape
     titles = panel_titles(titles, n_inst)
     n_cols = min(n_inst, n_cols or n_inst)
     n_rows = -(-n_inst // n_cols)
-    row_height = 1.2 + 0.13 * n_feats * 2
-    fig = Figure(figsize=(panel_width * n_cols + 1.2, row_height * n_rows), layout="constrained")
-    axes = fig.subplots(2 * n_rows, n_cols, squeeze=False)
+    gram_height, bar_height = panel_width + 0.3, 0.11 * n_feats + 0.4   # a square WᵀW, a bar a feature
+    fig = Figure(figsize=(panel_width * n_cols + 1.3, (gram_height + bar_height) * n_rows), layout="constrained")
+    axes = fig.subplots(2 * n_rows, n_cols, squeeze=False,
+                        gridspec_kw={"height_ratios": [gram_height, bar_height] * n_rows})
     gram_axes, bar_axes = axes[0::2].ravel(), axes[1::2].ravel()
     for k in range(n_inst):
         im = draw_gram(gram_axes[k], W[k])
         gram_axes[k].set_title(titles[k], fontsize=9)
         draw_norm_bars(bar_axes[k], W[k])
+        bar_axes[k].tick_params(axis="x", labelsize=9)
+        bar_axes[k].set_xticks([0, 1])
     for ax in list(gram_axes[n_inst:]) + list(bar_axes[n_inst:]):
         ax.set_axis_off()
     for row in range(n_rows):
         axes[2 * row, 0].set_ylabel("WᵀW", fontsize=9)
         axes[2 * row + 1, 0].set_ylabel("‖Wᵢ‖", fontsize=9)
-    fig.colorbar(im, ax=list(gram_axes), shrink=0.8 / n_rows, label="Wᵢ·Wⱼ")
-    sm = matplotlib.cm.ScalarMappable(norm=Normalize(0, 1 / 0.9), cmap=SUPERPOSITION_CMAP)
-    fig.colorbar(sm, ax=list(bar_axes), shrink=0.8 / n_rows, label="superposition")
+    # One colour bar beside each kind of panel of the first row (the scales are the same in
+    # every row): bars spanning all rows would interleave and overlap.
+    for bar_row, mappable, label in (
+        (axes[0], im, "Wᵢ·Wⱼ"),
+        (axes[1], matplotlib.cm.ScalarMappable(norm=Normalize(0, 1 / 0.9), cmap=SUPERPOSITION_CMAP), "superposition"),
+    ):
+        cbar = fig.colorbar(mappable, ax=list(bar_row), shrink=0.9, aspect=12, pad=0.02)
+        cbar.set_label(label, fontsize=9)
+        cbar.ax.tick_params(labelsize=9)
     return fig
 
 
@@ -102,23 +113,41 @@ def plot_represented_vs_density(
     *,
     d_hidden: int,
     n_features: int,
+    per_seed: Real[Tensor, "inst seeds"] | None = None,
+    label: str = "represented features",
 ) -> Figure:
-    """Features represented (``‖W_i‖ > 0.5``) against density, with ``m`` and ``n`` marked."""
+    """Features represented (``‖W_i‖ > 0.5``) against density, with ``m`` and ``n`` marked.
+
+    ``n_represented`` is drawn as a line called ``label`` (e.g. the lowest-loss seed's count);
+    ``per_seed`` adds every seed's count as a grey dot whose area grows with how many seeds
+    share it.
+    """
     p = to_numpy(feature_probability)
     r = to_numpy(n_represented)
     if p.shape != r.shape or p.ndim != 1:
         raise ValueError(f"feature_probability and n_represented must be equal-length vectors, got {p.shape} and {r.shape}")
-    fig = Figure(figsize=(5.0, 3.0), layout="constrained")
+    fig = Figure(figsize=(6.0, 3.4), layout="constrained")
     ax = fig.add_subplot()
-    ax.plot(p, r, "o-", color="C3", label="represented features")
+    if per_seed is not None:
+        seeds = to_numpy(per_seed)
+        if seeds.ndim != 2 or seeds.shape[0] != len(p):
+            raise ValueError(f"per_seed must have shape ({len(p)}, seeds), got {seeds.shape}")
+        for x, row in zip(p, seeds):
+            values, counts = np.unique(row, return_counts=True)
+            ax.scatter(np.full(len(values), x), values, s=25 * counts, color="0.6", alpha=0.6,
+                       edgecolors="none", zorder=2)
+        ax.scatter([], [], s=25, color="0.6", label=f"each of {seeds.shape[1]} seeds")
+    ax.plot(p, r, "o-", color="C3", label=label, zorder=3)
     ax.axhline(d_hidden, color="0.4", ls="--", lw=1, label=f"m = {d_hidden} hidden dimensions")
     ax.axhline(n_features, color="0.7", ls=":", lw=1, label=f"n = {n_features} features")
     ax.set_xscale("log")
     ax.invert_xaxis()
-    ax.set_xlabel("feature density 1 − S  (sparser →)")
-    ax.set_ylabel("features with ‖Wᵢ‖ > 0.5")
+    ax.set_xlabel("feature density 1 − S  (sparser →)", fontsize=10)
+    ax.set_ylabel("features with ‖Wᵢ‖ > 0.5", fontsize=10)
+    ax.tick_params(labelsize=9)
     ax.set_ylim(0, n_features + 1)
-    ax.legend(fontsize=8, loc="upper left")
+    ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.legend(fontsize=9, loc="upper left")
     return fig
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from conftest import bad_input
+from conftest import assert_readable, bad_input
 from superpos_lib import metrics
 from superpos_lib import superposition as sup
 
@@ -38,6 +38,8 @@ def test_plot_features_in_2d_draws_each_direction():
 def test_plot_features_in_2d_grid_and_errors():
     fig = sup.plot_features_in_2d(W2.repeat(3, 1, 1), n_cols=4)
     assert len(fig.axes) == 8 and sum(ax.axison for ax in fig.axes) == 6
+    titles = [f"1 − S = {p:.3g}" for p in torch.logspace(0, -1.3, 10).tolist()]
+    assert_readable(sup.plot_features_in_2d(W2.repeat(5, 1, 1), titles=titles, n_cols=5, panel_size=1.3))
     with bad_input("W"):
         sup.plot_features_in_2d(torch.ones(1, 3, 4))
     with bad_input("titles"):
@@ -68,6 +70,20 @@ def test_plot_superposition_wraps_into_rows():
     assert sum(not ax.axison for ax in data_axes) == 2, "the unused slots are blank"
 
 
+def test_plot_superposition_colour_bars_do_not_overlap_and_text_is_readable():
+    """Two rows of panels: each colour bar sits beside its own row (bars spanning every row
+    interleaved and overlapped); no text below 9 pt on the site at chapter 3's sizes."""
+    fig = sup.plot_superposition(torch.randn(10, 2, 5), n_cols=5, panel_width=1.05)
+    _png(fig)                                            # lay the figure out
+    bars = [ax.get_position() for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    assert len(bars) == 2
+    top, bottom = sorted(bars, key=lambda b: -b.y0)
+    assert top.y0 >= bottom.y1, "the colour bars overlap"
+    assert_readable(fig)
+    assert_readable(sup.plot_superposition(torch.randn(7, 5, 20), n_cols=4, panel_width=1.35))
+    assert_readable(sup.plot_superposition(torch.randn(4, 5, 20), panel_width=1.35))
+
+
 def test_plot_represented_vs_density():
     p = torch.tensor([1.0, 0.1, 0.01])
     fig = sup.plot_represented_vs_density(p, torch.tensor([5, 8, 11]), d_hidden=5, n_features=20)
@@ -77,6 +93,22 @@ def test_plot_represented_vs_density():
     assert ax.get_xscale() == "log" and ax.xaxis_inverted()
     with bad_input("n_represented"):
         sup.plot_represented_vs_density(p, torch.tensor([1, 2]), d_hidden=5, n_features=20)
+
+
+def test_plot_represented_vs_density_shows_every_seed():
+    p = torch.tensor([1.0, 0.1])
+    per_seed = torch.tensor([[5, 5, 5], [8, 9, 8]])
+    fig = sup.plot_represented_vs_density(p, torch.tensor([5, 8]), d_hidden=5, n_features=20,
+                                          per_seed=per_seed, label="lowest-loss seed")
+    ax = fig.axes[0]
+    dots = [c for c in ax.collections if len(c.get_offsets())]
+    points = sorted((float(x), float(y), float(s)) for c in dots for (x, y), s in zip(c.get_offsets(), c.get_sizes()))
+    assert np.allclose(points, [(0.1, 8.0, 50.0), (0.1, 9.0, 25.0), (1.0, 5.0, 75.0)]), "a dot per count, area per seed"
+    assert [t.get_text() for t in ax.get_legend().get_texts()][:2] == ["each of 3 seeds", "lowest-loss seed"]
+    assert_readable(fig)
+    with bad_input("per_seed"):
+        sup.plot_represented_vs_density(p, torch.tensor([5, 8]), d_hidden=5, n_features=20,
+                                        per_seed=torch.ones(3, 2))
 
 
 def test_explorer_frame_updates_in_place():
