@@ -18,7 +18,8 @@ from .. import metrics
 from ..ui import Frame, to_numpy
 from ..ui.drawers import draw_features_2d
 from .diagram import SOLUTIONS, PhaseGrid, candidate_losses, phase_boundary
-from .kgons import Trajectory
+from .kgons import Dwell, Trajectory
+from .optimum import ExactOptimum
 
 __all__ = ["PHASE_COLOURS", "draw_phase_diagram", "plot_phase_diagrams", "plot_candidate_losses", "PhaseFrame",
            "plot_kgon_dynamics"]
@@ -80,24 +81,58 @@ def plot_phase_diagrams(grid: PhaseGrid, *, boundary: bool = True, title: str = 
     return fig
 
 
-def plot_candidate_losses(r: float, p: Tensor, *, trained: Tensor | None = None) -> Figure:
+def plot_candidate_losses(r: float, p: Tensor, *, trained: Tensor | None = None,
+                          optimum: ExactOptimum | None = None) -> Figure:
     """The three candidate losses of the ``n = 2, m = 1`` model against density at one ``r``,
-    with the trained models' losses (dots) if given."""
+    with the trained models' losses (dots) if given.
+
+    With an :class:`~superpos_lib.phases.ExactOptimum` (computed at this ``r``) the figure gets
+    its loss as a line, and a second panel with every loss divided by the best candidate's;
+    the optimum is drawn solid where it is a symmetric pair and dash-dotted where it is not.
+    """
     p_np = to_numpy(p)
     losses = to_numpy(candidate_losses(r, torch.as_tensor(p_np, dtype=torch.float64)))
-    fig = Figure(figsize=(5.4, 3.2), layout="constrained")
-    ax = fig.add_subplot()
-    for k, (name, colour) in enumerate(zip(SOLUTIONS, PHASE_COLOURS)):
-        ax.plot(p_np, losses[:, k], color=colour if k else "0.55", lw=2, label=name)
-    if trained is not None:
-        ax.plot(p_np, to_numpy(trained), "k.", ms=5, label="trained (best seed)")
-    ax.axvline(float(phase_boundary(r)), color="k", ls="--", lw=1)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("feature density p")
-    ax.set_ylabel("loss")
-    ax.set_title(f"candidate solutions at r = {r:g}", fontsize=9)
-    ax.legend(fontsize=8)
+    fig = Figure(figsize=(5.4, 3.2) if optimum is None else (8.4, 3.6), layout="constrained")
+    axes = [fig.add_subplot()] if optimum is None else list(fig.subplots(1, 2))
+    best = losses.min(-1, keepdims=True)
+    opt_curves = []
+    if optimum is not None:
+        if not torch.allclose(optimum.r.double(), torch.tensor(float(r), dtype=torch.float64)):
+            raise ValueError(f"optimum must be computed at r = {r:g}")
+        op = to_numpy(optimum.p).ravel()
+        o_loss = to_numpy(optimum.loss).ravel()
+        o_best = to_numpy(candidate_losses(r, torch.as_tensor(op, dtype=torch.float64))).min(-1)
+        sym = to_numpy(optimum.symmetric).ravel()
+        opt_curves = [(o_loss, sym), (o_loss / o_best, sym)]
+    for i, ax in enumerate(axes):
+        scale = 1 if i == 0 else best
+        for k, (name, colour) in enumerate(zip(SOLUTIONS, PHASE_COLOURS)):
+            # not represented (k = 0) dashed on top: at r = 1 it coincides with the dedicated dimension
+            ax.plot(p_np, losses[:, k] / scale[..., 0] if i else losses[:, k], color=colour if k else "0.45",
+                    lw=1.6 if k == 0 else 2, ls="--" if k == 0 else "-", zorder=2.5 if k == 0 else 2, label=name)
+        if opt_curves:
+            y, sym = opt_curves[i]
+            ax.plot(op, np.where(sym, y, np.nan), color="k", lw=1.3, label="exact optimum: symmetric pair")
+            ax.plot(op, np.where(sym, np.nan, y), color="k", lw=1.3, ls="-.", label="exact optimum: lopsided pair")
+        if trained is not None:
+            t = to_numpy(trained)
+            ax.plot(p_np, t / best[:, 0] if i else t, "k.", ms=5, label="trained (best seed)")
+        ax.axvline(float(phase_boundary(r)), color="k", ls="--", lw=1)
+        ax.set_xscale("log")
+        ax.set_xlabel("feature density p", fontsize=9)
+        ax.tick_params(labelsize=8)
+    axes[0].set_yscale("log")
+    axes[0].set_ylabel("loss", fontsize=9)
+    axes[0].set_title(f"candidate solutions at r = {r:g}", fontsize=9)
+    if optimum is None:
+        axes[0].legend(fontsize=8)
+    else:
+        axes[1].axhline(1.0, color="0.8", lw=0.6, zorder=0)
+        axes[1].set_ylim(0.86, 1.1)
+        axes[1].set_ylabel("loss / best candidate's loss", fontsize=9)
+        axes[1].set_title("relative to the best candidate", fontsize=9)
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=8, frameon=False)
     return fig
 
 
@@ -145,39 +180,52 @@ class PhaseFrame(Frame):
         return self.figure
 
 
-def plot_kgon_dynamics(traj: Trajectory, instance: int, levels: dict[int, float], *, n_snapshots: int = 5) -> Figure:
-    """One model's training on one-hot data: its exact loss with the k-gon losses marked, its
-    feature norms, and snapshots of its feature directions along the way."""
-    loss = to_numpy(traj.loss[:, instance])
-    steps = to_numpy(traj.steps)
-    norms = np.linalg.norm(to_numpy(traj.W[:, instance]), axis=1)      # (T, feats)
-    fig = Figure(figsize=(8.4, 5.0), layout="constrained")
-    top, bottom = fig.subfigures(2, 1, height_ratios=[1.35, 1])
+def plot_kgon_dynamics(traj: Trajectory, instance: int, levels: dict[int, float], *, dwell: Dwell | None = None,
+                       fractions: tuple[float, ...] = (0.3, 0.6, 0.9, 0.99)) -> Figure:
+    """One model's training on one-hot data, on a log-step axis: its exact loss with the
+    k-gon losses marked (``k = 0``: the origin) and, given its :class:`Dwell`, the smooth
+    exponential control; its feature norms; and its feature directions when the loss has
+    fallen each of ``fractions`` of the way from its first value to its last, and at the end."""
+    if not 0 <= instance < traj.loss.shape[1]:
+        raise ValueError(f"instance must be in [0, {traj.loss.shape[1]}), got {instance!r}")
+    keep = to_numpy(traj.steps) > 0                                   # a log axis has no step 0
+    steps = to_numpy(traj.steps)[keep]
+    loss_all = to_numpy(traj.loss[:, instance])
+    loss = loss_all[keep]
+    norms = np.linalg.norm(to_numpy(traj.W[:, instance]), axis=1)[keep]   # (T, feats)
+    fig = Figure(figsize=(8.4, 5.6), layout="constrained")
+    top, bottom = fig.subfigures(2, 1, height_ratios=[1.5, 1])
     ax_loss, ax_norm = top.subplots(1, 2)
-    ax_loss.plot(steps, loss, color="C0", lw=1.4)
-    for k, v in levels.items():
-        ax_loss.axhline(v, color="0.5", lw=0.7, ls=":")
-        ax_loss.text(steps[-1], v, f" {k}-gon", va="center", fontsize=7, color="0.3")
-    ax_loss.set_yscale("log")
-    ax_loss.set_xlabel("step", fontsize=8)
-    ax_loss.set_ylabel("exact loss", fontsize=8)
-    ax_loss.set_title("loss: plateaus at the k-gon losses", fontsize=9)
-    ax_loss.tick_params(labelsize=7)
+    ax_loss.plot(steps, loss, color="C0", lw=1.6, label="exact loss")
+    if dwell is not None:
+        start, end = float(loss_all[0]), float(loss_all[-1])
+        control = end + (start - end) * np.exp(-(steps - float(traj.steps[0])) / dwell.tau)
+        ax_loss.plot(steps, control, color="0.4", lw=1.1, ls="--", label="smooth control")
+        ax_loss.legend(fontsize=9, loc="lower left")
+    for k, v in sorted(levels.items()):
+        ax_loss.axhline(v, color="0.6", lw=0.7, ls=":")
+        ax_loss.annotate("origin" if k == 0 else f"{k}-gon", xy=(1, v), xycoords=("axes fraction", "data"),
+                         xytext=(3, 0), textcoords="offset points", va="center", fontsize=9, color="0.3")
+    for ax in (ax_loss, ax_norm):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("step", fontsize=9)
+        ax.tick_params(labelsize=9)
+    ax_loss.set_ylabel("exact loss", fontsize=9)
+    ax_loss.set_title("loss and the k-gon losses", fontsize=10)
     for i in range(norms.shape[1]):
         ax_norm.plot(steps, norms[:, i], lw=1.2)
     ax_norm.axhline(metrics.REPRESENTED, color="0.7", ls="--", lw=0.6)
-    ax_norm.set_xlabel("step", fontsize=8)
-    ax_norm.set_ylabel("‖Wᵢ‖", fontsize=8)
-    ax_norm.set_title("feature norms: learned one at a time", fontsize=9)
-    ax_norm.tick_params(labelsize=7)
-    # snapshots: when the number of represented features first reaches each value
-    count = (norms > metrics.REPRESENTED).sum(1)
-    picks = [int(np.argmax(count >= c)) for c in sorted(set(count.tolist())) if c > 0]
-    picks = sorted(set(picks + [len(steps) - 1]))[-n_snapshots:]
+    ax_norm.set_ylim(max(norms.min(), 1e-4) / 2, norms.max() * 1.5)
+    ax_norm.set_ylabel("‖Wᵢ‖", fontsize=9)
+    ax_norm.set_title("feature norms", fontsize=10)
+    drop = loss_all[0] - loss_all[-1]
+    picks = [int(np.argmax(loss_all <= loss_all[0] - f * drop)) for f in fractions] + [len(loss_all) - 1]
+    picks = sorted(set(picks))
     axes = bottom.subplots(1, len(picks))
     for ax, t in zip(np.atleast_1d(axes), picks):
         draw_features_2d(ax, traj.W[t, instance], lim=1.6)
-        ax.set_title(f"step {int(steps[t])}: {int(count[t])} features", fontsize=8)
+        ax.set_title(f"step {int(traj.steps[t]):,}\nloss {loss_all[t]:.4f}", fontsize=9)
         for a in (ax_loss, ax_norm):
-            a.axvline(steps[t], color="0.85", lw=0.6, zorder=0)
+            a.axvline(max(float(traj.steps[t]), float(steps[0])), color="0.85", lw=0.6, zorder=0)
     return fig

@@ -35,6 +35,8 @@ __all__ = [
     "n_reconstructed",
     "Visit",
     "kgon_visits",
+    "Dwell",
+    "level_dwell",
 ]
 
 
@@ -79,10 +81,11 @@ def regular_kgon(
     k: int, n_features: int, length: float | Tensor = 1.0, bias: float | Tensor = 0.0, dropped_bias: float | Tensor = 0.0
 ) -> tuple[Float[Tensor, "1 2 feats"], Float[Tensor, "1 feats"]]:
     """Weights of a regular k-gon: features ``0..k-1`` at angles ``2πi/k`` with norm ``length`` and
-    bias ``bias``; the other features have zero weights and bias ``dropped_bias``."""
+    bias ``bias``; the other features have zero weights and bias ``dropped_bias``. ``k = 0`` is the
+    origin, ``W = 0``, where training starts from a small initialisation."""
     check_positive_int(n_features, "n_features")
-    if not isinstance(k, int) or not (1 <= k <= n_features):
-        raise ValueError(f"k must be an integer in [1, n_features={n_features}], got {k!r}")
+    if isinstance(k, bool) or not isinstance(k, int) or not (0 <= k <= n_features):
+        raise ValueError(f"k must be an integer in [0, n_features={n_features}], got {k!r}")
     length, bias, dropped_bias = (torch.as_tensor(v, dtype=torch.float64) for v in (length, bias, dropped_bias))
     theta = 2 * math.pi * torch.arange(k, dtype=torch.float64) / k
     dirs = torch.stack([theta.cos(), theta.sin()])                  # (2, k)
@@ -120,6 +123,8 @@ def optimal_kgon(k: int, n_features: int) -> KGon:
     with torch.no_grad():
         loss = one_hot_loss(*regular_kgon(k, n_features, *params))[0].item()
     length, bias, dropped = (abs(params[0].item()), params[1].item(), params[2].item())
+    if k == 0:                                       # no features kept: length and bias mean nothing
+        length, bias = 0.0, dropped
     return KGon(k, n_features, length, bias, dropped, loss)
 
 
@@ -246,3 +251,69 @@ def kgon_visits(traj: Trajectory, levels: dict[int, float], *, tolerance: float 
                 out.append(Visit(inst, ks[int(label[t])], t, end, n_rep))
             t = end
     return out
+
+
+@dataclass(frozen=True)
+class Dwell:
+    """How long one model's loss stayed near each of some levels, against a smooth control.
+
+    The control is the exponential decay ``L_end + (L_0 − L_end) exp(−t/τ)`` between the run's
+    first and last loss whose ``τ`` removes the same total excess loss as the run
+    (``τ = ∫(L − L_end) dt / (L_0 − L_end)``): a curve without plateaus on the run's own time
+    scale. A plateau at a level is a dwell there several times what the control predicts; a
+    loss that only passes a level dwells there about as long as (or less than) the control.
+
+    Attributes:
+        instance: which model.
+        steps: ``{k: steps}`` spent within the tolerance of each level.
+        expected: ``{k: steps}`` the control spends there (capped at the run's length).
+        tau: the control's time constant, in steps.
+    """
+
+    instance: int
+    steps: dict[int, float]
+    expected: dict[int, float]
+    tau: float
+
+    def ratio(self, k: int) -> float:
+        """Dwell at level ``k`` over the control's (``inf`` where the control never comes near)."""
+        return self.steps[k] / self.expected[k] if self.expected[k] > 0 else math.inf
+
+
+def _control_reaches(y: float, start: float, end: float, tau: float, span: float) -> float:
+    """When ``end + (start − end) exp(−t/τ)`` falls to ``y`` (0 if it starts below, ``span`` if never)."""
+    if y >= start:
+        return 0.0
+    if y <= end:
+        return span
+    return min(span, tau * math.log((start - end) / (y - end)))
+
+
+def level_dwell(traj: Trajectory, levels: dict[int, float], *, tolerance: float = 0.05) -> list[Dwell]:
+    """For every model of ``traj``: the steps its exact loss spent within ``tolerance``
+    (relative) of each level ``{k: loss}``, and the steps a smooth exponential control fitted
+    to the same run spends there (see :class:`Dwell`)."""
+    if not levels or not 0 < tolerance < 1:
+        raise ValueError("levels must be a non-empty {k: loss} dict and tolerance in (0, 1)")
+    steps = traj.steps.double()
+    dt = torch.diff(steps, prepend=steps[:1])                            # steps each snapshot stands for
+    span = float(steps[-1] - steps[0])
+    out = []
+    for inst in range(traj.loss.shape[1]):
+        loss = traj.loss[:, inst].double()
+        start, end = loss[0].item(), loss[-1].item()
+        excess = start - end
+        if excess <= 0:
+            raise ValueError(f"the loss of model {inst} did not fall, so there is no decay to compare with")
+        area = torch.trapezoid((loss - end).clamp(min=0), steps).item()
+        tau = area / excess
+
+        dwell, expected = {}, {}
+        for k, v in levels.items():
+            near = (loss / v - 1).abs() < tolerance
+            dwell[k] = float(dt[near].sum())
+            expected[k] = (_control_reaches(v * (1 - tolerance), start, end, tau, span)
+                           - _control_reaches(v * (1 + tolerance), start, end, tau, span))
+        out.append(Dwell(inst, dwell, expected, tau))
+    return out
+

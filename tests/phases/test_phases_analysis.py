@@ -118,6 +118,10 @@ def test_optimal_kgons():
     assert phases.one_hot_loss(W, b).item() == pytest.approx(losses[5].loss)
     with bad_input("k"):
         phases.regular_kgon(7, n)
+    # The origin: every feature dropped and predicted by its mean, n times the dropped-feature loss.
+    origin = phases.optimal_kgon(0, n)
+    assert origin.loss == pytest.approx(n * step, rel=1e-9) and origin.dropped_bias == pytest.approx(1 / (2 * n))
+    assert phases.regular_kgon(0, n)[0].abs().sum() == 0
 
 
 def test_kgon_size_rejects_irregular_shapes():
@@ -159,3 +163,32 @@ def test_n_reconstructed_ignores_switched_off_features():
     W = torch.tensor([[[1.0, 1.0, 0.2]]])
     b = torch.tensor([[0.0, -2.0, 0.0]])
     assert phases.n_reconstructed(W, b).tolist() == [1]
+
+
+def _curve_trajectory(loss):
+    T = loss.shape[0]
+    return phases.Trajectory(torch.arange(T) * 10, torch.zeros(T, loss.shape[1], 2, 3), torch.zeros(T, loss.shape[1], 3),
+                             loss)
+
+
+def test_level_dwell_tells_a_plateau_from_a_smooth_curve():
+    t = torch.arange(2000, dtype=torch.float64)
+    smooth = 0.01 + 0.04 * torch.exp(-t / 300)                         # the control's own shape
+    stairs = torch.full_like(t, 0.01)                                  # 0.05 for 500 steps, 0.03 for 500, then 0.01
+    stairs[:500], stairs[500:1000] = 0.05, 0.03
+    stairs = stairs + 1e-4 * torch.exp(-t / 300)                       # keep it falling at the end
+    traj = _curve_trajectory(torch.stack([smooth, stairs], 1))
+    levels = {0: 0.05, 1: 0.03, 2: 0.02}
+    d_smooth, d_stairs = phases.level_dwell(traj, levels)
+    assert d_smooth.tau == pytest.approx(3000, rel=0.01)              # 300 snapshots of 10 steps
+    for k in (1, 2):                                                   # a smooth curve: the control's stay
+        assert d_smooth.ratio(k) == pytest.approx(1.0, abs=0.05)
+    assert d_stairs.steps[0] == pytest.approx(4990, abs=10) and d_stairs.steps[1] == pytest.approx(5000, abs=10)
+    assert d_stairs.ratio(0) > 3 and d_stairs.ratio(1) > 3            # plateaus
+    assert d_stairs.steps[2] == 0                                      # a level it jumps over
+    with bad_input("levels"):
+        phases.level_dwell(traj, {})
+    rising = _curve_trajectory(torch.linspace(0.01, 0.02, 5, dtype=torch.float64)[:, None])
+    with pytest.raises(ValueError, match="did not fall"):
+        phases.level_dwell(rising, levels)
+
