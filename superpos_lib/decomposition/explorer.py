@@ -51,14 +51,17 @@ class DecompositionExplorer(Explorer):
         self.seed = seed
         self._batches: dict[float, torch.Tensor] = {}
         self._decomposition = DecompositionFrame(n)
-        cu = dict(continuous_update=True, style={"description_width": "80px"}, layout=W.Layout(width="270px"))
-        angle = {f"angle_{i + 1}": W.FloatSlider(0.0, min=0, max=359, step=1, description=f"angle {i + 1} (°)", **cu)
-                 for i in range(n)}
-        length = {f"length_{i + 1}": W.FloatSlider(1.0, min=0, max=1.5, step=0.01, description=f"length {i + 1}", **cu)
-                  for i in range(n)}
+        # ipywidgets' own slider width (300 px: an 80-px description, the track, a 72-px readout),
+        # one row per feature, so that no readout is squeezed in a narrow output area
+        cu = {"continuous_update": True, "style": {"description_width": "80px"}, "layout": W.Layout(width="300px")}
+        angle = {f"angle_{i + 1}": W.FloatSlider(0.0, min=0, max=359, step=1, description=f"angle {i + 1} (°)",
+                                                 readout_format=".0f", **cu) for i in range(n)}
+        length = {f"length_{i + 1}": W.FloatSlider(1.0, min=0, max=1.5, step=0.01, description=f"length {i + 1}",
+                                                   readout_format=".2f", **cu) for i in range(n)}
         dens = {"density": W.FloatLogSlider(0.1, base=10, min=-2, max=0, step=0.05, description="density p",
                                             readout_format=".3f", **cu)}
-        layout = W.HBox([W.VBox(list(angle.values())), W.VBox(list(length.values())), W.VBox(list(dens.values()))])
+        layout = W.VBox([W.HBox([angle[f"angle_{i + 1}"], length[f"length_{i + 1}"]]) for i in range(n)]
+                        + [W.HBox([dens["density"]])])
         initial = {**{f"angle_{i + 1}": float(a) % 360 for i, a in enumerate(angles)},
                    **{f"length_{i + 1}": float(v) for i, v in enumerate(lengths)}, "density": density}
         super().__init__({**angle, **length, **dens}, initial=initial, layout=layout)

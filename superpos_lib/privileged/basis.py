@@ -56,20 +56,30 @@ def loss_after_rotation(
     return before, after
 
 
-def basis_alignment(W: Float[Tensor, "inst d_hidden feats"]) -> Float[Tensor, "inst feats"]:
-    """Share of each feature's squared norm on its largest neuron: 1 when one neuron carries it.
-
-    ``max_k W[k, i]² / Σ_k W[k, i]²``; a feature spread evenly over ``m`` neurons scores ``1/m``.
-    """
+def _activations(W: Tensor, hidden_relu: bool) -> Tensor:
+    """What each feature alone (value 1) puts on the hidden units: ``W`` or ``ReLU(W)``."""
     if W.ndim != 3:
         raise ValueError(f"W must have shape (inst, d_hidden, feats), got {tuple(W.shape)}")
-    sq = W**2
+    return W.clamp(min=0) if hidden_relu else W
+
+
+def basis_alignment(W: Float[Tensor, "inst d_hidden feats"], *, hidden_relu: bool = False) -> Float[Tensor, "inst feats"]:
+    """Share of each feature's hidden activation on its largest unit: 1 when one unit carries it.
+
+    Feature ``i`` alone, with value 1, puts ``h = W[:, i]`` on the hidden units of a linear hidden
+    layer and ``h = ReLU(W[:, i])`` on the neuron model's (``hidden_relu=True``: a negative
+    weight keeps its neuron silent). The alignment is ``max_k h_k² / Σ_k h_k²``: a feature spread
+    evenly over ``m`` units scores ``1/m``, one that activates no unit 0.
+    """
+    sq = _activations(W, hidden_relu) ** 2
     return sq.max(dim=1).values / sq.sum(dim=1).clamp_min(_EPS)
 
 
-def neuron_monosemanticity(W: Float[Tensor, "inst d_hidden feats"]) -> Float[Tensor, "inst d_hidden"]:
-    """Share of each neuron's squared input weights on its largest feature: 1 for a monosemantic neuron."""
-    if W.ndim != 3:
-        raise ValueError(f"W must have shape (inst, d_hidden, feats), got {tuple(W.shape)}")
-    sq = W**2
+def neuron_monosemanticity(W: Float[Tensor, "inst d_hidden feats"], *, hidden_relu: bool = False) -> Float[Tensor, "inst d_hidden"]:
+    """Share of each unit's squared input weights on its largest feature: 1 for a monosemantic unit.
+
+    With ``hidden_relu=True`` only positive weights count, the ones that make the neuron fire;
+    a neuron that no feature makes fire scores 0.
+    """
+    sq = _activations(W, hidden_relu) ** 2
     return sq.max(dim=2).values / sq.sum(dim=2).clamp_min(_EPS)

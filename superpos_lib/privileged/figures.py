@@ -11,9 +11,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from jaxtyping import Float
+from jaxtyping import Float, Int
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from torch import Tensor
 
 from ..checks import check_weights
@@ -21,6 +22,13 @@ from ..ui import Frame, check_sweep, frame_slider, importance_colours, panel_tit
 from .basis import basis_alignment
 
 __all__ = ["draw_neuron_bars", "plot_neuron_weights", "plot_alignment_vs_density", "NeuronFrame", "plot_neuron_sweep"]
+
+FONT = 9
+"""Smallest text of the static figures, in points: 9 pt as displayed, since they are shown at
+100 dpi and no wider than the page."""
+FRAME_FONT = 11
+"""Smallest text of the explorer's frame, which is exported at 80 dpi: 11 pt there is 12 px on
+the page, as much as 9 pt."""
 
 
 def _stacks(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -31,7 +39,8 @@ def _stacks(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(w >= 0, bottom_pos, bottom_neg), w
 
 
-def draw_neuron_bars(ax: Axes, W: Float[Tensor, "d_hidden feats"], importance: Float[Tensor, "feats"] | None = None) -> list:
+def draw_neuron_bars(ax: Axes, W: Float[Tensor, "d_hidden feats"], importance: Float[Tensor, "feats"] | None = None,
+                     *, fontsize: float = FONT) -> list:
     """One stacked bar per neuron: the weight ``W[k, i]`` of each feature, coloured by importance.
 
     Positive weights stack up from 0, negative ones down. A monosemantic neuron is one colour.
@@ -48,8 +57,8 @@ def draw_neuron_bars(ax: Axes, W: Float[Tensor, "d_hidden feats"], importance: F
     ]
     ax.axhline(0, color="0.3", lw=0.6)
     ax.set_xticks(np.arange(w.shape[0]))
-    ax.set_xlabel("neuron", fontsize=8)
-    ax.tick_params(labelsize=7)
+    ax.set_xlabel("neuron", fontsize=fontsize)
+    ax.tick_params(labelsize=fontsize)
     return containers
 
 
@@ -59,9 +68,12 @@ def plot_neuron_weights(
     importance: Float[Tensor, "feats"] | None = None,
     titles: Sequence[str] | None = None,
     n_cols: int | None = None,
-    panel_size: float = 1.9,
+    panel_size: float = 1.7,
 ) -> Figure:
-    """Neuron models side by side: per neuron, its input weights stacked by feature."""
+    """Neuron models side by side: per neuron, its input weights stacked by feature.
+
+    The default panel size keeps four panels to a row within the book's page width (about
+    690 px at 100 dpi), so that the 9-pt text is not shrunk on the site."""
     check_weights(W)
     n_inst = W.shape[0]
     titles = panel_titles(titles, n_inst)
@@ -74,59 +86,90 @@ def plot_neuron_weights(
             ax.set_axis_off()
             continue
         draw_neuron_bars(ax, W[k], importance)
-        ax.set_title(titles[k], fontsize=9)
-    axes[0, 0].set_ylabel("weight from each feature", fontsize=8)
+        ax.set_title(titles[k], fontsize=FONT + 1)
+    for row in axes:
+        row[0].set_ylabel("weight from each feature", fontsize=FONT)
     return fig
 
 
 def plot_alignment_vs_density(
-    feature_probability: Float[Tensor, "inst"],
-    feature_alignment: Float[Tensor, "inst"],
-    neuron_monosemanticity: Float[Tensor, "inst"],
+    feature_probability: Float[Tensor, "dens"],
+    feature_alignment: Float[Tensor, "dens"] | Float[Tensor, "dens seeds"],
+    neuron_monosemanticity: Float[Tensor, "dens"] | Float[Tensor, "dens seeds"],
     *,
     d_hidden: int,
+    best: Int[Tensor, "dens"] | None = None,
 ) -> Figure:
-    """How well features line up with neurons, against density (1 = every feature on one neuron)."""
+    """How well features line up with neurons, against density (1 = every feature on one neuron).
+
+    Given one value per density, draws one line per measure. Given one column per seed, draws
+    every seed as a small dot, the range over seeds as a band, and a line through seed
+    ``best[k]`` at density ``k`` (the lowest-loss one, say; default: the median over seeds).
+    """
     p, a, m = to_numpy(feature_probability), to_numpy(feature_alignment), to_numpy(neuron_monosemanticity)
-    if not (p.shape == a.shape == m.shape and p.ndim == 1):
-        raise ValueError(f"feature_alignment and neuron_monosemanticity must be vectors as long as feature_probability, got {p.shape}, {a.shape}, {m.shape}")
-    fig = Figure(figsize=(5.0, 3.0), layout="constrained")
+    if not (p.ndim == 1 and a.shape == m.shape and a.ndim in (1, 2) and a.shape[0] == p.shape[0]):
+        raise ValueError(f"feature_alignment and neuron_monosemanticity must be (dens,) or (dens, seeds) for "
+                         f"{p.shape[0]} densities, got {a.shape}, {m.shape}")
+    if a.ndim == 1:
+        a, m = a[:, None], m[:, None]
+    if best is not None:
+        b = to_numpy(best).astype(int)
+        if b.shape != p.shape or (b < 0).any() or (b >= a.shape[1]).any():
+            raise ValueError(f"best must hold one seed index in [0, {a.shape[1]}) per density, got {b.tolist()}")
+    fig = Figure(figsize=(6.0, 3.4), layout="constrained")
     ax = fig.add_subplot()
-    ax.plot(p, a, "o-", color="C0", label="features: share of ‖Wᵢ‖² on one neuron")
-    ax.plot(p, m, "s--", color="C1", label="neurons: share of weight on one feature")
+    rows = np.arange(len(p))
+    for values, colour, marker, ls, label in [
+        (a, "C0", "o", "-", "features: basis alignment"),
+        (m, "C1", "s", "--", "neurons: share on their largest feature"),
+    ]:
+        line = values[rows, b] if best is not None else np.median(values, axis=1)
+        if values.shape[1] > 1:
+            ax.fill_between(p, values.min(1), values.max(1), color=colour, alpha=0.15, lw=0)
+            ax.plot(np.repeat(p, values.shape[1]), values.ravel(), ".", color=colour, ms=3, alpha=0.5)
+        ax.plot(p, line, marker=marker, ls=ls, color=colour, label=label)
     ax.axhline(1 / d_hidden, color="0.6", ls=":", lw=1, label=f"spread evenly (1/m = {1 / d_hidden:.2f})")
     ax.set_xscale("log")
     ax.invert_xaxis()
     ax.set_ylim(0, 1.05)
-    ax.set_xlabel("feature density 1 − S  (sparser →)")
-    ax.set_ylabel("basis alignment")
-    ax.legend(fontsize=7, loc="lower left")
+    ax.set_xlabel("feature density 1 − S  (sparser →)", fontsize=FONT + 1)
+    ax.set_ylabel("basis alignment", fontsize=FONT + 1)
+    ax.tick_params(labelsize=FONT)
+    ax.legend(fontsize=FONT, loc="lower left")
     return fig
 
 
 class NeuronFrame(Frame):
     """The neuron explorer's figure, built once per shape and redrawn in place.
 
-    Panels: stacked neuron weights, each feature's basis alignment, the loss curve.
+    Panels: stacked neuron weights, each feature's basis alignment, the loss curve; text at
+    :data:`FRAME_FONT`.
     """
 
     def __init__(self, n_features: int, d_hidden: int, total_steps: int):
         if n_features < 1 or d_hidden < 1 or total_steps < 1:
             raise ValueError(f"n_features, d_hidden and total_steps must be >= 1, got {n_features}, {d_hidden}, {total_steps}")
         self.n_features, self.d_hidden = n_features, d_hidden
-        fig = Figure(figsize=(8.4, 2.8))
-        fig.subplots_adjust(left=0.06, right=0.98, bottom=0.17, top=0.8, wspace=0.32)
+        fig = Figure(figsize=(8.4, 3.3))
+        fig.subplots_adjust(left=0.07, right=0.96, bottom=0.18, top=0.8, wspace=0.42)
         self.ax_neurons, self.ax_align, self.ax_loss = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.2, 1, 1.2]})
         self.figure = fig
-        self._stacks = draw_neuron_bars(self.ax_neurons, torch.zeros(d_hidden, n_features))
-        self.ax_neurons.set_title("neurons (colour: feature)", fontsize=9)
+        self._stacks = draw_neuron_bars(self.ax_neurons, torch.zeros(d_hidden, n_features), fontsize=FRAME_FONT)
+        self.ax_neurons.set_title("neurons (colour: feature)", fontsize=FRAME_FONT)
         self._align = self.ax_align.bar(np.arange(n_features), np.zeros(n_features), color="C0", width=0.7)
         self.ax_align.set_ylim(0, 1.05)
         self.ax_align.axhline(1 / d_hidden, color="0.6", ls=":", lw=1)
-        self.ax_align.set_xlabel("feature", fontsize=8)
-        self.ax_align.tick_params(labelsize=7)
-        self.ax_align.set_title("share on its largest neuron", fontsize=9)
-        self._init_loss(total_steps)
+        self.ax_align.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+        self.ax_align.set_xlabel("feature", fontsize=FRAME_FONT)
+        self.ax_align.tick_params(labelsize=FRAME_FONT)
+        self.ax_align.set_title("basis alignment", fontsize=FRAME_FONT)
+        self._init_loss(total_steps, title="loss (best seed)")
+        self.ax_loss.title.set_fontsize(FRAME_FONT)
+        self.ax_loss.xaxis.label.set_fontsize(FRAME_FONT)
+        self.ax_loss.yaxis.label.set_fontsize(FRAME_FONT)
+        self.ax_loss.tick_params(labelsize=FRAME_FONT)
+        self.ax_loss.xaxis.set_major_locator(MaxNLocator(nbins=3))
+        self._title.set_fontsize(FRAME_FONT + 1)
 
     def update(self, W: Float[Tensor, "d_hidden feats"], importance: Float[Tensor, "feats"],
                logged_steps: Sequence[int], loss_history: Float[Tensor, "n_logged"], *, title: str = "") -> Figure:
@@ -143,7 +186,7 @@ class NeuronFrame(Frame):
                 rect.set_color(colours[i])
         span = max(1.0, float(np.abs(w).sum(axis=1).max()))
         self.ax_neurons.set_ylim(-span * 1.05, span * 1.05)
-        for rect, value in zip(self._align, to_numpy(basis_alignment(W[None])[0])):
+        for rect, value in zip(self._align, to_numpy(basis_alignment(W[None], hidden_relu=True)[0])):
             rect.set_height(value)
         self._set_loss(logged_steps, loss_history, title)
         return self.figure
@@ -176,7 +219,7 @@ def plot_neuron_sweep(
     span = float(W.abs().sum(dim=2).max()) * 1.05
     fig.update_layout(
         barmode="relative", height=430, template="plotly_white", margin={"l": 40, "r": 20, "t": 30, "b": 20},
-        yaxis={"title": "weight from each feature", "range": [-span, span]}, legend={"font": {"size": 10}},
+        yaxis={"title": "weight from each feature", "range": [-span, span]}, legend={"font": {"size": 12}}, font={"size": 12},
         sliders=[frame_slider(labels, active)],
     )
     return fig

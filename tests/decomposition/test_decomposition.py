@@ -4,24 +4,29 @@ import math
 
 import pytest
 import torch
+from matplotlib.text import Text
 
 from conftest import bad_input
 from superpos_lib import decomposition
 from superpos_lib.decomposition import DecompositionExplorer
+from superpos_lib.metrics import LossTerms
 
 
 def test_interference_vs_angle_and_loss_terms():
-    from superpos_lib.metrics import LossTerms
-
     fig = decomposition.plot_interference_vs_angle()
     lin, relu = fig.axes[0].lines[:2]
     assert lin.get_ydata()[-1] == pytest.approx(1.0) and relu.get_ydata()[-1] == 0.0
-    terms = LossTerms(torch.tensor([0.1, 0.2]), torch.tensor([0.0, 0.05]), torch.zeros(2))
-    fig = decomposition.plot_loss_terms(["a", "b"], terms, measured=torch.tensor([0.1, 0.25]))
-    heights = [p.get_height() for p in fig.axes[0].patches]
-    assert heights[:4] == pytest.approx([0.1, 0.2, 0.0, 0.05])
-    with pytest.raises(ValueError, match="labels"):
+    terms = LossTerms(torch.tensor([0.1, 0.002]), torch.tensor([0.0, 0.0005]), torch.zeros(2))
+    fig = decomposition.plot_loss_terms(["a", "b"], terms, measured=torch.tensor([0.1, 0.0025]))
+    ax = fig.axes[0]
+    heights = [p.get_height() for p in ax.patches]
+    assert heights[:4] == pytest.approx([0.1, 0.002, 0.0, 0.0005], rel=1e-5)
+    low, high = ax.get_ylim()
+    assert ax.get_yscale() == "log" and low < 0.002 and high > 0.1, "a log axis shows both losses, neither clipped"
+    with bad_input("labels"):
         decomposition.plot_loss_terms(["a"], terms)
+    with bad_input("terms"):
+        decomposition.plot_loss_terms(["a", "b"], LossTerms(torch.zeros(2), torch.zeros(2), torch.zeros(2)))
 
 
 def test_decomposition_frame_updates_bars():
@@ -30,6 +35,18 @@ def test_decomposition_frame_updates_bars():
     fig = frame.update(W, [0.0, 0.3, 0.3, 0.01], title="t")
     assert [b.get_height() for b in frame._pair_lin] == pytest.approx([1.0, 0.0, 0.0])
     assert [b.get_height() for b in frame._pair_relu] == pytest.approx([0.0, 0.0, 0.0])
+    assert [b.get_width() for b in frame._loss_bars] == pytest.approx([0.0, 0.3, 0.3, 0.01])
+    assert [t.get_text() for t in frame.ax_loss.get_yticklabels()] == list(frame.names)
+    tips = [label.get_position() for label in frame._labels]   # each feature's number beyond its tip
+    assert tips[0][0] > 1.0 and tips[1][0] < -1.0 and tips[2][1] > 1.0
+    fig.canvas.draw()
+    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text()]
+    assert min(sizes) >= decomposition.figures.FRAME_FONT >= 11, "the frame is exported at 80 dpi"
+    for static in (decomposition.plot_interference_vs_angle(), decomposition.plot_loss_terms(["a"], LossTerms(
+            torch.ones(1), torch.zeros(1), torch.zeros(1)))):
+        static.canvas.draw()
+        sizes = [t.get_fontsize() for t in static.findobj(Text) if t.get_visible() and t.get_text()]
+        assert min(sizes) >= decomposition.figures.FONT >= 9
     assert fig is frame.figure and frame.png()[:4] == b"\x89PNG"
     with bad_input("W"):
         frame.update(torch.zeros(2, 4), [0, 0, 0, 0])
@@ -46,6 +63,11 @@ def test_decomposition_explorer_callbacks():
     assert ex.losses["relu_total"] > tri["relu_total"]
     assert ex.frame._pair_relu[0].get_height() == pytest.approx(math.cos(math.radians(30)) ** 2, rel=1e-5)
     assert "image/png" in ex._repr_mimebundle_()
+    # ipywidgets' own slider width and short readouts, so that no readout is cut off
+    assert {c.layout.width for c in ex.controls.values()} == {"300px"}
+    assert ex.controls["angle_2"].readout_format == ".0f" and ex.controls["density"].readout_format == ".3f"
+    rows = ex.widget.children[0].children
+    assert [c.description for c in rows[0].children] == ["angle 1 (°)", "length 1"]
     with pytest.raises(ValueError, match="angles"):
         DecompositionExplorer(angles=(0, 1))
     with pytest.raises(ValueError, match="density"):

@@ -42,10 +42,18 @@ def test_basis_alignment_and_monosemanticity():
     assert privileged.neuron_monosemanticity(W)[0].tolist() == pytest.approx([1 / 1.36, 1.0], abs=1e-6)
     even = torch.ones(1, 4, 2)
     assert privileged.basis_alignment(even)[0].tolist() == pytest.approx([0.25, 0.25])
+    # The neuron model: a negative weight keeps its neuron silent, so only positive weights count.
+    signed = torch.tensor([[[1.0, -3.0, -1.0], [-2.0, 0.6, -1.0], [0.0, 0.8, -1.0]]])  # (1, 3 neurons, 3 features)
+    assert privileged.basis_alignment(signed)[0].tolist() == pytest.approx([0.8, 9 / 10, 1 / 3], abs=1e-6)
+    assert privileged.basis_alignment(signed, hidden_relu=True)[0].tolist() == pytest.approx([1.0, 0.64, 0.0], abs=1e-6)
+    assert privileged.neuron_monosemanticity(signed, hidden_relu=True)[0].tolist() == pytest.approx([1.0, 1.0, 1.0])
+    assert privileged.neuron_monosemanticity(-signed.abs(), hidden_relu=True)[0].tolist() == [0.0, 0.0, 0.0]
     with bad_input("W"):
         privileged.basis_alignment(torch.ones(3, 4))
     with bad_input("W"):
         privileged.neuron_monosemanticity(torch.ones(3, 4))
+    with bad_input("W"):
+        privileged.basis_alignment(torch.ones(3, 4), hidden_relu=True)
 
 
 def test_the_neuron_model_is_the_toy_model_with_a_hidden_relu():

@@ -3,6 +3,7 @@
 import pytest
 import torch
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from conftest import bad_input
 from superpos_lib import privileged
@@ -37,11 +38,47 @@ def test_plot_alignment_vs_density():
         privileged.plot_alignment_vs_density(p, torch.ones(2), torch.ones(3), d_hidden=5)
 
 
+def test_plot_alignment_vs_density_shows_every_seed_and_follows_the_best():
+    p = torch.tensor([0.75, 0.1, 0.01])
+    feats = torch.tensor([[1.0, 1.0], [0.6, 0.4], [0.5, 0.7]])   # (dens, seeds)
+    neurons = torch.tensor([[1.0, 0.9], [0.5, 0.3], [0.4, 0.2]])
+    fig = privileged.plot_alignment_vs_density(p, feats, neurons, d_hidden=5, best=torch.tensor([0, 1, 1]))
+    ax = fig.axes[0]
+    dots = [line for line in ax.lines if line.get_linestyle() == "None"]
+    through = [line for line in ax.lines if line.get_linestyle() in ("-", "--")]
+    assert sorted(dots[0].get_ydata().tolist()) == sorted(feats.ravel().tolist()), "every seed is a dot"
+    assert list(through[0].get_ydata()) == pytest.approx([1.0, 0.4, 0.7]), "the line follows the best seed"
+    assert list(through[1].get_ydata()) == pytest.approx([1.0, 0.3, 0.2])
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    assert band.min() == pytest.approx(0.4) and band.max() == pytest.approx(1.0), "the band spans the seeds"
+    median = privileged.plot_alignment_vs_density(p, feats, neurons, d_hidden=5).axes[0]
+    assert list(next(ln for ln in median.lines if ln.get_linestyle() == "-").get_ydata()) == pytest.approx([1.0, 0.5, 0.6])
+    with bad_input("best"):
+        privileged.plot_alignment_vs_density(p, feats, neurons, d_hidden=5, best=torch.tensor([0, 2, 0]))
+
+
+def test_static_figures_text_is_at_least_nine_points():
+    W = torch.randn(7, 5, 10)
+    figs = [privileged.plot_neuron_weights(W, importance=torch.ones(10), titles=list("abcdefg"), n_cols=4),
+            privileged.plot_alignment_vs_density(torch.tensor([0.5, 0.1]), torch.rand(2, 3), torch.rand(2, 3), d_hidden=5)]
+    for fig in figs:
+        fig.canvas.draw()
+        sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text()]
+        assert min(sizes) >= privileged.figures.FONT >= 9
+    assert figs[0].get_figwidth() * 100 <= 700, "four panels fit the page at 100 dpi, unshrunk"
+    frame = privileged.NeuronFrame(10, 5, total_steps=1000)
+    frame.update(W[0], torch.ones(10), [500, 1000], torch.tensor([0.2, 0.1]), title="t")
+    frame.figure.canvas.draw()
+    sizes = [t.get_fontsize() for t in frame.figure.findobj(Text) if t.get_visible() and t.get_text()]
+    assert min(sizes) >= privileged.figures.FRAME_FONT >= 11, "the frame is exported at 80 dpi"
+
+
 def test_neuron_frame_updates_in_place():
     frame = privileged.NeuronFrame(3, 2, total_steps=10)
     fig = frame.update(WN[0], torch.ones(3), [5, 10], torch.tensor([0.2, 0.1]), title="t")
     assert fig is frame.figure and fig.texts[0].get_text() == "t"
-    assert [r.get_height() for r in frame._align] == pytest.approx([1.0, 0.8, 0.9], abs=1e-6)
+    # the neuron model's alignment counts positive weights only: each feature fires one neuron
+    assert [r.get_height() for r in frame._align] == pytest.approx([1.0, 1.0, 1.0], abs=1e-6)
     assert frame.png().startswith(b"\x89PNG")
     with bad_input("W"):
         frame.update(torch.ones(3, 3), torch.ones(3), [], torch.zeros(0))
@@ -74,7 +111,7 @@ def test_neuron_explorer_trains_the_neuron_model_and_draws_its_neurons():
     heights = torch.tensor([[rect.get_height() for rect in container] for container in frame._stacks])  # per feature
     assert torch.allclose(heights, W.T, atol=1e-6), "the stacked bars are the trained weights"
     alignment = [rect.get_height() for rect in frame._align]
-    assert alignment == pytest.approx(privileged.basis_alignment(W[None])[0].tolist(), abs=1e-6)
+    assert alignment == pytest.approx(privileged.basis_alignment(W[None], hidden_relu=True)[0].tolist(), abs=1e-6)
     with pytest.raises(ValueError, match="no control for"):
         explorer.update(relu=False)
     with pytest.raises(ValueError, match="no control for"):
