@@ -21,6 +21,8 @@ def test_metrics_phases_and_sae_names():
     for name in ("candidate_losses", "analytic_phase", "phase_boundary", "train_phase_grid", "one_hot_loss",
                  "optimal_kgon", "train_one_hot", "kgon_visits", "SOLUTIONS", "SUPERPOSED"):
         assert hasattr(sp.phases, name), name
+    for name in ("expected_loss", "with_expected_loss", "active_count_probabilities"):
+        assert callable(getattr(sp.superposition, name)), name
     for name in ("train_sae", "train_saes", "mmcs", "matched_mmcs", "evaluate", "SAEConfig", "SAE", "KINDS"):
         assert hasattr(sp.sae, name), name
     assert list(inspect.signature(sp.sae.train_sae).parameters)[:2] == ["acts", "d_sae"]
