@@ -19,7 +19,8 @@ def test_metrics_phases_and_sae_names():
                  "dense_optimal_loss", "loss_decomposition", "pairwise_interference", "gram"):
         assert callable(getattr(sp.metrics, name)), name
     for name in ("candidate_losses", "analytic_phase", "phase_boundary", "train_phase_grid", "one_hot_loss",
-                 "optimal_kgon", "train_one_hot", "kgon_visits", "SOLUTIONS", "SUPERPOSED"):
+                 "optimal_kgon", "train_one_hot", "kgon_visits", "SOLUTIONS", "SUPERPOSED",
+                 "exact_optimum", "exact_loss", "ExactOptimum", "level_dwell", "Dwell"):
         assert hasattr(sp.phases, name), name
     for name in ("expected_loss", "with_expected_loss", "active_count_probabilities"):
         assert callable(getattr(sp.superposition, name)), name
