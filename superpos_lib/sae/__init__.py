@@ -4,10 +4,11 @@
   one trained :class:`SparseAutoencoder`;
 * one module per variant: :mod:`.relu_l1` (Bricken et al. 2023, with resampling of dead
   latents), :mod:`.topk` (Gao et al. 2024, with the dead-latent auxiliary loss),
-  :mod:`.jumprelu` (Rajamanoharan et al. 2024);
+  :mod:`.jumprelu` (Rajamanoharan et al. 2024, its L0 penalty; a target-L0 option of the book's own);
 * :mod:`.training`: :func:`train_saes` (many at once), :func:`train_sae` (one), the recipe
   :data:`SAE_TRAIN_CONFIG`;
-* :mod:`.metrics`: L0, MSE, FVU, latent densities, MMCS and matched MMCS, :func:`evaluate`;
+* :mod:`.metrics`: L0, MSE, FVU, the rescale factor (shrinkage), latent densities, MMCS and
+  matched MMCS, :func:`evaluate`;
 * :mod:`.baselines`: PCA and ICA, which an SAE must beat, and the geometric median;
 * :mod:`.data`: ground-truth data (Sharkey et al. 2022) and a toy model's activations;
 * :mod:`.figures` and :mod:`.explorer`: the chapter's figures and :class:`SAEExplorer`.
@@ -48,6 +49,7 @@ from .metrics import (
     n_recovered,
     recovery,
     fvu,
+    rescale_factor,
 )
 from .training import SAE_TRAIN_CONFIG, ActivationSampler, SAETraining, train_sae, train_saes
 
@@ -99,6 +101,7 @@ __all__ = [
     "n_recovered",
     "recovery",
     "fvu",
+    "rescale_factor",
     "SAE_TRAIN_CONFIG",
     "ActivationSampler",
     "SAETraining",

@@ -48,9 +48,9 @@ def sae_class(kind: str) -> type["SAE"]:
 
 
 def default_sparsity(kind: str, d_in: int, d_sae: int) -> float:
-    """The sparsity setting used when none is given: λ = 0.1 (relu_l1, inputs at unit mean
-    squared norm), ``k = min(d_sae, max(1, d_in // 4))`` (topk), target L0 of the same size
-    (jumprelu)."""
+    """The sparsity setting used when none is given (inputs at unit mean squared norm):
+    λ = 0.1 (relu_l1), ``k = min(d_sae, max(1, d_in // 4))`` (topk), λ = 0.01 (jumprelu; with
+    ``target_l0=True``, a target L0 of the same size as topk's k)."""
     return sae_class(kind).default_sparsity(d_in, d_sae)
 
 
@@ -70,15 +70,23 @@ class SAEConfig:
             update) or ``"independent"`` (both drawn at random).
         init_b_dec: ``"median"`` (geometric median of a sample, Bricken et al.), ``"mean"`` or
             ``"zero"``.
-        dead_window: a latent that has not fired for this many steps counts as dead (for
-            resampling, the topk auxiliary loss and :attr:`SAE.dead`).
+        dead_window: during training, a latent silent for this many steps counts as dead
+            (:attr:`SAE.dead`, for resampling and the topk auxiliary loss). Training sees only
+            recent batches, so this is a proxy for the evaluation's definition, a latent that
+            fires on none of the evaluation inputs (:attr:`SAEMetrics.n_dead`).
         resample_every: relu_l1 only: every this many steps (until 60% of training), re-aim the
             dead latents at badly reconstructed inputs. ``None``: never.
         aux_coeff: topk's auxiliary-loss weight α.
         aux_k: latents used by the auxiliary loss (``None``: ``max(1, d_in // 2)``).
-        bandwidth: jumprelu's straight-through kernel width ε.
-        init_threshold: jumprelu's initial θ.
-        l0_coeff: jumprelu's penalty weight ``c``.
+        bandwidth: jumprelu's kernel width ε for the thresholds' pseudo-derivatives. The
+            paper's 0.001 suits its billions of inputs; in the book's 1,000 steps of 512 the
+            thresholds barely move at that width (and at 0.01) and the codes stay dense, so the
+            default is 0.05.
+        init_threshold: jumprelu's initial θ (the paper's: 0.001; the default here: 0.05).
+        target_l0: jumprelu only. ``False`` (default): the paper's penalty ``λ‖f‖₀``,
+            ``sparsity`` is λ. ``True``: the book's own option, ``sparsity`` is a target L0 and
+            the penalty ``target_coeff·(L0 / target − 1)²`` (the L0 reached misses the target).
+        target_coeff: the weight of that option's penalty.
     """
 
     d_in: int
@@ -94,7 +102,8 @@ class SAEConfig:
     aux_k: int | None = None
     bandwidth: float = 0.05
     init_threshold: float = 0.05
-    l0_coeff: float = 1.0
+    target_l0: bool = False
+    target_coeff: float = 1.0
 
     def __post_init__(self):
         check_positive_int(self.d_in, "d_in")
@@ -110,7 +119,11 @@ class SAEConfig:
                 raise ValueError(f"resample_every is for kind='relu_l1' only, got kind={self.kind!r}")
         if self.aux_k is not None:
             check_positive_int(self.aux_k, "aux_k")
-        for name in ("aux_coeff", "l0_coeff"):
+        if not isinstance(self.target_l0, bool):
+            raise ValueError(f"target_l0 must be True or False, got {self.target_l0!r}")
+        if self.target_l0 and self.kind != "jumprelu":
+            raise ValueError(f"target_l0 is for kind='jumprelu' only, got kind={self.kind!r}")
+        for name in ("aux_coeff", "target_coeff"):
             check_number(getattr(self, name), name, low=0)
         for name in ("bandwidth", "init_threshold"):
             check_number(getattr(self, name), name, low=0, low_open=True)
@@ -134,7 +147,8 @@ class SAE(nn.Module):
 
     Args:
         config: shapes and options.
-        sparsity: λ (relu_l1), k (topk) or the target L0 (jumprelu): a number, or one per instance.
+        sparsity: λ (relu_l1 and jumprelu; the target L0 for jumprelu with ``target_l0``) or
+            k (topk): a number, or one per instance.
         init_data: a sample of inputs (``batch d_in``) that sets :attr:`scale` and ``b_dec``.
         seed: seeds the weights.
         device: where the parameters live.
@@ -171,7 +185,7 @@ class SAE(nn.Module):
         c = self.config = config
         dev = get_device(device)
         if sparsity is None:
-            sparsity = self.default_sparsity(c.d_in, c.d_sae)
+            sparsity = self.default_sparsity(c.d_in, c.d_sae, config=c)
         s = torch.as_tensor(sparsity, dtype=torch.float32).flatten()
         if s.numel() == 1:
             s = s.expand(c.n_inst)
@@ -179,7 +193,7 @@ class SAE(nn.Module):
             raise ValueError(f"sparsity needs 1 or n_inst={c.n_inst} values, got {s.numel()}")
         if not torch.isfinite(s).all():
             raise ValueError(f"sparsity must be finite, got {s.tolist()}")
-        self.check_sparsity(s, c.d_sae)
+        self.check_sparsity(s, c.d_sae, config=c)
         self.register_buffer("sparsity", s.clone().to(dev))
         gen = torch.Generator().manual_seed(seed)
         dirs = torch.randn(c.n_inst, c.d_sae, c.d_in, generator=gen)
@@ -210,13 +224,13 @@ class SAE(nn.Module):
 
     # -- what a variant supplies ------------------------------------------------------------------
     @classmethod
-    def default_sparsity(cls, d_in: int, d_sae: int) -> float:
-        """The sparsity setting used when none is given. Most variants' knob counts active
-        latents (TopK's k, JumpReLU's target L0): ``min(d_sae, max(1, d_in // 4))``."""
+    def default_sparsity(cls, d_in: int, d_sae: int, config: SAEConfig | None = None) -> float:
+        """The sparsity setting used when none is given (``config``: the options it may depend
+        on). A knob that counts active latents (TopK's k): ``min(d_sae, max(1, d_in // 4))``."""
         return float(min(d_sae, max(1, d_in // 4)))
 
     @classmethod
-    def check_sparsity(cls, sparsity: Float[Tensor, "inst"], d_sae: int) -> None:
+    def check_sparsity(cls, sparsity: Float[Tensor, "inst"], d_sae: int, config: SAEConfig | None = None) -> None:
         """Raise ``ValueError`` naming ``sparsity`` for values this variant cannot use (a count of
         active latents must lie in ``(0, d_sae]``)."""
         if (sparsity <= 0).any() or (sparsity > d_sae).any():
@@ -248,7 +262,8 @@ class SAE(nn.Module):
 
     @property
     def dead(self) -> Tensor:
-        """``(inst, d_sae)``: latents that have not fired in the last ``dead_window`` steps."""
+        """``(inst, d_sae)``: latents that have not fired in the last ``dead_window`` steps (the
+        training-time proxy for a latent that never fires)."""
         return self.steps_since_fired >= self.config.dead_window
 
     def _inputs(self, x: Tensor) -> Tensor:
@@ -329,7 +344,7 @@ class SparseAutoencoder:
         W_dec: ``(d_sae, d_in)``, row ``j`` is latent ``j``'s direction.
         b_dec: ``(d_in,)``, in scaled units.
         scale: inputs are multiplied by this before encoding (outputs divided after decoding).
-        sparsity: its λ, k or target L0.
+        sparsity: its λ, k (or target L0, for jumprelu with ``target_l0``).
         threshold: jumprelu's ``(d_sae,)`` thresholds.
     """
 

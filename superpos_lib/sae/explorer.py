@@ -46,8 +46,9 @@ class SAEReadout:
 
 
 class SAEExplorer(Explorer):
-    """Controls ``kind``, ``l1_coeff`` (λ of ReLU + L1), ``k`` (k of TopK, target L0 of JumpReLU;
-    its slider ends at the dictionary size) and ``d_sae`` (dictionary size).
+    """Controls ``kind``, ``lam`` (λ: the L1 penalty's weight for ReLU + L1, the price of an
+    active latent for JumpReLU), ``k`` (TopK's k; its slider ends at the dictionary size) and
+    ``d_sae`` (dictionary size).
 
     Every move retrains ``n_seeds`` SAEs at once (latest request wins) and shows the one with
     the lowest loss: its decoder rows over the true feature directions, its training loss, and
@@ -56,7 +57,7 @@ class SAEExplorer(Explorer):
     Args:
         acts: ``(n, 2)`` activations to train on (e.g. from :func:`~superpos_lib.sae.hidden_activations`).
         true_directions: ``(feats, 2)`` the features to recover.
-        kind, l1_coeff, k, d_sae: the initial control values.
+        kind, lam, k, d_sae: the initial control values.
         resample: resample dead latents of relu_l1 SAEs (every 100 steps).
         n_seeds: SAEs trained per setting.
         train_config: the schedule (default :data:`SAE_EXPLORER_TRAINING`).
@@ -71,7 +72,7 @@ class SAEExplorer(Explorer):
         true_directions: Tensor,
         *,
         kind: str = "relu_l1",
-        l1_coeff: float = 0.1,
+        lam: float = 0.1,
         k: int = 1,
         d_sae: int = 5,
         resample: bool = True,
@@ -96,13 +97,13 @@ class SAEExplorer(Explorer):
         controls = {
             "kind": W.ToggleButtons(options=[("ReLU + L1", "relu_l1"), ("TopK", "topk"), ("JumpReLU", "jumprelu")],
                                     value="relu_l1", style={"button_width": "100px"}),
-            "l1_coeff": W.FloatLogSlider(0.1, base=10, min=-3, max=0, step=0.1, description="λ (ReLU + L1)",
-                                         readout_format=".3f", **cu),
+            "lam": W.FloatLogSlider(0.1, base=10, min=-3, max=0, step=0.1, description="λ (L1 or L0 penalty)",
+                                    readout_format=".3f", **cu),
             "d_sae": size,
-            "k": W.IntSlider(1, min=1, max=d_sae, description="k / target L0", **cu),  # at most the dictionary
+            "k": W.IntSlider(1, min=1, max=d_sae, description="k (TopK)", **cu),  # at most the dictionary
         }
         size.observe(self._bound_k, names="value")  # before the base's observer: k is bounded first
-        super().__init__(controls, initial={"kind": kind, "l1_coeff": l1_coeff, "k": k}, image_width="760px")
+        super().__init__(controls, initial={"kind": kind, "lam": lam, "k": k}, image_width="760px")
 
     @staticmethod
     def _check_size(size: W.IntSlider, d_sae: int) -> None:
@@ -123,7 +124,7 @@ class SAEExplorer(Explorer):
         the ``n = 5, m = 2`` toy model at density 0.05 (the lowest-loss of four seeds)."""
         tms = train_toy_models(5, 2, 0.05, n_inst=4, device=device).best()
         acts, true = hidden_activations(tms.W[0], 0.05, 50_000, seed=1)
-        return cls(acts, true, kind="relu_l1", l1_coeff=0.3, d_sae=5, device=device)
+        return cls(acts, true, kind="relu_l1", lam=0.3, d_sae=5, device=device)
 
     def bounds(self, name: str, settings: dict[str, Any]) -> tuple[float, float] | None:
         if name == "k":  # k counts active latents: at most the dictionary size
@@ -137,8 +138,8 @@ class SAEExplorer(Explorer):
 
     @staticmethod
     def sparsity(s: dict[str, Any]) -> float:
-        """The sparsity a setting trains with: λ for relu_l1, else ``k``."""
-        return float(s["l1_coeff"]) if s["kind"] == "relu_l1" else float(s["k"])
+        """The sparsity a setting trains with: ``k`` for topk, λ for relu_l1 and jumprelu."""
+        return float(s["k"]) if s["kind"] == "topk" else float(s["lam"])
 
     def run(self, s: dict[str, Any], job: Job) -> SAEReadout | None:
         kind, d = s["kind"], s["d_sae"]
@@ -157,7 +158,7 @@ class SAEExplorer(Explorer):
     def draw(self, s: dict[str, Any], shown: SAEReadout) -> SAEFrame:
         kind, v, res, best = s["kind"], shown.metrics, shown.training, shown.best
         sparsity = self.sparsity(s)
-        setting = f"λ = {sparsity:.3g}" if kind == "relu_l1" else f"{'k' if kind == 'topk' else 'target L0'} = {sparsity:g}"
+        setting = f"k = {sparsity:g}" if kind == "topk" else f"λ = {sparsity:.3g}"
         self._sae_frame.update(self.true_directions, res.sae.W_dec[best].detach(), shown.dead, res.logged_steps, res.loss_history[:, best],
                                title=f"{kind}, {setting}, {s['d_sae']} latents: MMCS {v['mmcs']:.3f}, matched "
                                      f"{v['matched_mmcs']:.3f}, L0 {v['l0']:.2f}, FVU {v['fvu']:.3f}, dead {v['dead']}")

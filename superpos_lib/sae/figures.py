@@ -3,7 +3,8 @@
 Decoder directions over the true features (2-D), recovery heatmaps over dictionary size and
 sparsity, the L0–FVU trade-off against PCA's, latent-density histograms, feature splitting,
 the recovery table, and the SAE explorer's figure. One colour per variant in every figure
-(:data:`SAE_COLOURS`).
+(:data:`SAE_COLOURS`). The chapter's figures are at most 6.5 inches wide with text of at least
+9 points, so that it stays readable where the page shows them at about that width.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from ..checks import check_number, check_positive_int
 from ..ui import Frame, Table, panel_titles, to_numpy
 from .metrics import SAEMetrics, density_histogram, recovery
 
@@ -72,24 +74,33 @@ def plot_sae_directions(
     W_decs: Sequence[Tensor],
     deads: Sequence[Tensor | None] | None = None,
     titles: Sequence[str] | None = None,
+    *,
+    ncols: int | None = None,
 ) -> Figure:
-    """One panel per SAE: its decoder directions over the true feature directions (2-D)."""
+    """One panel per SAE: its decoder directions over the true feature directions (2-D), in
+    rows of ``ncols`` panels (``None``: all in one row)."""
     n = len(W_decs)
     if n == 0:
         raise ValueError("W_decs is empty")
     deads = [None] * n if deads is None else list(deads)
     if len(deads) != n:
         raise ValueError(f"deads has {len(deads)} entries for {n} SAEs")
+    ncols = n if ncols is None else check_positive_int(ncols, "ncols")
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
     titles = panel_titles(titles, n)
-    fig = Figure(figsize=(2.6 * n + 0.4, 2.9), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(1, n))
+    side = min(2.6, 6.4 / ncols)
+    fig = Figure(figsize=(side * ncols + 0.1, (side + 0.45) * nrows + 0.4), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(nrows, ncols)).ravel()
     for ax, W, dead, title in zip(axes, W_decs, deads, titles):
         draw_sae_directions(ax, true_directions, W, dead)
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title, fontsize=10)
+    for ax in axes[n:]:
+        ax.set_axis_off()
     handles = [matplotlib.lines.Line2D([], [], color="0.75", lw=6, label="true feature"),
-               matplotlib.lines.Line2D([], [], color="C2", lw=1.6, label="decoder row (live latent)"),
+               matplotlib.lines.Line2D([], [], color="C2", lw=1.6, label="live latent"),
                matplotlib.lines.Line2D([], [], color="C3", lw=1.4, ls="--", label="dead latent")]
-    fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8, frameon=False)
+    fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=10, frameon=False)
     return fig
 
 
@@ -100,30 +111,34 @@ def plot_recovery_heatmaps(
     *,
     n_features: int | None = None,
     xlabel: str = "L1 coefficient λ",
+    vmin: float = 0.0,
 ) -> Figure:
     """Heatmaps of recovery scores (e.g. MMCS and matched MMCS), dictionary size × sparsity,
-    each cell annotated with its value."""
+    each cell annotated with its value; one colour scale from ``vmin`` to 1 for all."""
     if not values:
         raise ValueError("values is empty")
+    check_number(vmin, "vmin", high=1, high_open=True)
     for name, v in values.items():
         if tuple(v.shape) != (len(dict_sizes), len(sparsities)):
             raise ValueError(f"values[{name!r}] must be ({len(dict_sizes)}, {len(sparsities)}), got {tuple(v.shape)}")
-    fig = Figure(figsize=(4.1 * len(values), 3.2), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(1, len(values)))
-    for ax, (name, v) in zip(axes, values.items()):
+    fig = Figure(figsize=(6.5, 3.0), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(values), sharey=True))
+    for k, (ax, (name, v)) in enumerate(zip(axes, values.items())):
         a = to_numpy(v)
-        im = ax.imshow(a, cmap="viridis", vmin=0.5, vmax=1.0, origin="lower", aspect="auto")
+        im = ax.imshow(a, cmap="viridis", vmin=vmin, vmax=1.0, origin="lower", aspect="auto")
+        light = vmin + 0.6 * (1 - vmin)  # viridis is light above about 60% of its range
         for i in range(a.shape[0]):
             for j in range(a.shape[1]):
-                ax.text(j, i, f"{a[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                        color="k" if a[i, j] > 0.8 else "w")
-        ax.set_xticks(range(len(sparsities)), [f"{s:g}" for s in sparsities], fontsize=8)
-        ylabels = [f"{d}" + (f" ({d / n_features:g}×)" if n_features else "") for d in dict_sizes]
-        ax.set_yticks(range(len(dict_sizes)), ylabels, fontsize=8)
+                ax.text(j, i, f"{a[i, j]:.2f}", ha="center", va="center", fontsize=10,
+                        color="k" if a[i, j] > light else "w")
+        ax.set_xticks(range(len(sparsities)), [f"{s:g}" for s in sparsities])
         ax.set_xlabel(xlabel)
-        ax.set_ylabel("dictionary size d_sae")
-        ax.set_title(name, fontsize=10)
-    fig.colorbar(im, ax=list(axes), shrink=0.85)
+        if k == 0:
+            ylabels = [f"{d}" + (f" ({d / n_features:g}×)" if n_features else "") for d in dict_sizes]
+            ax.set_yticks(range(len(dict_sizes)), ylabels)
+            ax.set_ylabel("dictionary size d_sae")
+        ax.set_title(name, fontsize=11)
+    fig.colorbar(im, ax=list(axes), shrink=0.9)
     return fig
 
 
@@ -158,12 +173,12 @@ def plot_l0_fvu_frontier(
     if true_l0 is not None:
         ax.axvline(true_l0, color="0.5", ls=":", lw=1)
         ax.text(true_l0, 0.98, " true L0", transform=ax.get_xaxis_transform(),
-                va="top", fontsize=8, color="0.4")
+                va="top", fontsize=10, color="0.4")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("L0 (active latents per input)")
     ax.set_ylabel("FVU (fraction of variance unexplained)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9)
     return fig
 
 
@@ -173,24 +188,26 @@ def recovery_table(
     directions: dict[str, Tensor] | None = None,
     saes: dict[str, tuple[Sequence[float], SAEMetrics]] | None = None,
 ) -> Table:
-    """MMCS, matched MMCS, L0 and FVU, one row per baseline set of ``directions`` (name → rows
-    ``(n, d_in)``) and per SAE instance (``saes``: variant name → its sweep's sparsity values
-    and the :class:`~superpos_lib.sae.SAEMetrics` of the sweep, evaluated with the true
-    directions)."""
+    """MMCS, matched MMCS, L0, FVU and the rescale factor γ (shrinkage), one row per baseline set
+    of ``directions`` (name → rows ``(n, d_in)``) and per SAE instance (``saes``: variant name →
+    its sweep's sparsity values and the :class:`~superpos_lib.sae.SAEMetrics` of the sweep,
+    evaluated with the true directions)."""
     rows: list[list[object]] = []
     for name, W in (directions or {}).items():
         r = recovery(true_directions, W)
-        rows.append([name, float(r.mmcs[0]), float(r.matched_mmcs[0]), None, None])
+        rows.append([name, float(r.mmcs[0]), float(r.matched_mmcs[0]), None, None, None])
     for kind, (values, ev) in (saes or {}).items():
         if ev.mmcs is None:
             raise ValueError(f"saes[{kind!r}] was evaluated without true_directions: pass them to evaluate()")
         if len(values) != len(ev.l0):
             raise ValueError(f"saes[{kind!r}] has {len(values)} values for {len(ev.l0)} instances")
         for i, v in enumerate(values):
-            rows.append([f"{kind} ({v:g})", float(ev.mmcs[i]), float(ev.matched_mmcs[i]), float(ev.l0[i]), float(ev.fvu[i])])
+            gamma = None if ev.rescale is None else float(ev.rescale[i])
+            rows.append([f"{kind} ({v:g})", float(ev.mmcs[i]), float(ev.matched_mmcs[i]), float(ev.l0[i]),
+                         float(ev.fvu[i]), gamma])
     if not rows:
         raise ValueError("give directions or saes: the table has no rows")
-    return Table(["method", "MMCS", "matched", "L0", "FVU"], rows, formats={"L0": ".2f"})
+    return Table(["method", "MMCS", "matched", "L0", "FVU", "γ"], rows, formats={"L0": ".2f", "γ": ".2f"})
 
 
 def plot_density_histograms(densities: dict[str, Tensor], *, bins: int = 30, low: float = -5.0) -> Figure:
@@ -205,7 +222,7 @@ def plot_density_histograms(densities: dict[str, Tensor], *, bins: int = 30, low
                   label=f"{name} ({n_dead} dead)")
     ax.set_xlabel("log₁₀ latent density (fraction of inputs a latent fires on)")
     ax.set_ylabel("latents")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9)
     return fig
 
 
@@ -222,7 +239,7 @@ def plot_feature_splitting(
     if not (len(mmcs) == len(matched) == len(latents_per_feature) == n) or n == 0:
         raise ValueError("dict_sizes, mmcs, matched and latents_per_feature need the same (non-zero) length")
     ratio = np.asarray(dict_sizes, float) / n_features
-    fig = Figure(figsize=(8.0, 3.0), layout="constrained")
+    fig = Figure(figsize=(6.5, 3.0), layout="constrained")
     a1, a2 = fig.subplots(1, 2)
     a1.plot(ratio, mmcs, "o-", label="MMCS")
     a1.plot(ratio, matched, "s--", label="matched MMCS")
@@ -234,10 +251,10 @@ def plot_feature_splitting(
         ax.set_xscale("log", base=2)
         ax.set_xticks(ratio, [f"{r:g}×" for r in ratio])
         ax.set_xlabel("dictionary size / true features")
-    a1.legend(fontsize=8)
+    a1.legend(fontsize=9)
     a1.set_title("recovery", fontsize=10)
-    a2.set_ylabel("latents per true feature (cos > 0.9)")
-    a2.set_title("splitting: extra latents copy features", fontsize=10)
+    a2.set_ylabel("latents per feature (cos > 0.9)")
+    a2.set_title("extra latents copy features", fontsize=10)
     return fig
 
 

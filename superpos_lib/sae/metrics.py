@@ -3,11 +3,14 @@
 * :func:`l0` (active latents per input), :func:`mse`, and :func:`fvu`, the fraction of variance
   unexplained ``Σ‖x − x̂‖² / Σ‖x − x̄‖²`` over the whole evaluation set (not a mean of
   per-input ratios);
+* :func:`rescale_factor`, shrinkage measured: the one factor on all latent activations that
+  would reconstruct best (Wright & Sharkey 2024), 1 when the activations are not shrunk;
 * :func:`latent_density` and the :func:`dead_fraction` / :func:`dense_fraction` of latents,
   :func:`density_histogram` on a log scale;
 * against known features (Sharkey et al. 2022): :func:`mmcs`, the mean over features of the
   best cosine with any decoder row, the one-to-one :func:`matched_mmcs` (Hungarian matching by
-  SciPy), :func:`latents_per_feature` (feature splitting) and :func:`recovery` per instance;
+  SciPy; the literature's mean correlation coefficient, MCC, computed on directions),
+  :func:`latents_per_feature` (feature splitting) and :func:`recovery` per instance;
 * :func:`evaluate` streams a whole evaluation set in chunks (float64 accumulators), so
   millions of rows are fine.
 """
@@ -28,6 +31,7 @@ __all__ = [
     "l0",
     "mse",
     "fvu",
+    "rescale_factor",
     "latent_density",
     "dead_fraction",
     "dense_fraction",
@@ -60,6 +64,23 @@ def fvu(x: Float[Tensor, "*xs batch d_in"], x_hat: Float[Tensor, "*inst batch d_
     x, x_hat = torch.broadcast_tensors(x, x_hat)
     num = (x - x_hat).double().square().sum((-1, -2))
     den = (x - x.mean(-2, keepdim=True)).double().square().sum((-1, -2))
+    return (num / den).float()
+
+
+def rescale_factor(x: Float[Tensor, "*xs batch d_in"], x_hat: Float[Tensor, "*inst batch d_in"],
+                   bias: Float[Tensor, "*inst d_in"] | None = None) -> Float[Tensor, "*inst"]:
+    """Shrinkage, measured: the ``γ`` minimising ``Σ‖x − b − γ (x̂ − b)‖²`` over the whole set,
+    ``Σ⟨x − b, x̂ − b⟩ / Σ‖x̂ − b‖²``, with ``b`` the decoder bias (in the inputs' units; ``None``:
+    0). Since ``x̂ − b = W_decᵀ f``, it is the one factor by which every latent activation would
+    have to be multiplied to reconstruct best (the rescaling of Wright & Sharkey 2024). 1: no
+    shrinkage; above 1: the activations are too small (an L1 penalty's shrinkage)."""
+    x, x_hat = torch.broadcast_tensors(x, x_hat)
+    if bias is not None:
+        x, x_hat = x - bias[..., None, :], x_hat - bias[..., None, :]
+    num = (x.double() * x_hat.double()).sum((-1, -2))
+    den = x_hat.double().square().sum((-1, -2))
+    if (den == 0).any():
+        raise ValueError("x_hat equals the bias everywhere: no latent is active, the rescale factor is undefined")
     return (num / den).float()
 
 
@@ -118,7 +139,8 @@ def mmcs(true_directions: Float[Tensor, "feats d_in"], W_dec: Float[Tensor, "d_s
 def matched_mmcs(true_directions: Float[Tensor, "feats d_in"], W_dec: Float[Tensor, "d_sae d_in"]) -> float:
     """MMCS with each latent used at most once: the best one-to-one matching of features to
     latents (Hungarian algorithm, :func:`scipy.optimize.linear_sum_assignment`), averaged over
-    features (a feature left without a latent scores 0)."""
+    features (a feature left without a latent scores 0). The literature on identifiable
+    representations calls the same matched mean the mean correlation coefficient (MCC)."""
     from scipy.optimize import linear_sum_assignment  # imported here: SciPy's optimize takes a while to load
 
     cos = cosine_matrix(true_directions, W_dec).double().numpy()
@@ -171,10 +193,13 @@ class SAEMetrics:
     Attributes:
         l0, mse, fvu: ``(inst,)`` (MSE in the inputs' units).
         density: ``(inst, d_sae)`` fraction of inputs each latent fires on.
-        dead, dense: ``(inst,)`` fractions of latents never firing / firing on > 10% of inputs.
+        dead, dense: ``(inst,)`` fractions of latents *dead* (firing on none of the inputs)
+            and *dense* (firing on more than ``dense_threshold``, default 10%, of them).
         n_inputs: size of the evaluation set.
         mmcs, matched_mmcs: ``(inst,)`` recovery of the known features, when
             :func:`evaluate` was given them (else ``None``).
+        rescale: ``(inst,)`` the :func:`rescale_factor` (shrinkage; NaN for an SAE whose
+            latents never fired).
     """
 
     l0: Tensor
@@ -186,6 +211,7 @@ class SAEMetrics:
     n_inputs: int
     mmcs: Tensor | None = None
     matched_mmcs: Tensor | None = None
+    rescale: Tensor | None = None
 
     @property
     def n_dead(self) -> Tensor:
@@ -204,7 +230,8 @@ def evaluate(
 ) -> SAEMetrics:
     """L0, MSE, FVU and latent densities over a whole evaluation set, streamed in chunks
     (``acts`` a tensor, or an iterable of ``batch d_in`` tensors, e.g. a finite generator);
-    with ``true_directions``, also each instance's :func:`recovery` of them."""
+    with ``true_directions``, also each instance's :func:`recovery` of them; and the
+    :func:`rescale_factor` of each instance's latents."""
     check_positive_int(chunk, "chunk")
     if isinstance(acts, Tensor):
         check_matrix(acts, "acts")
@@ -214,7 +241,8 @@ def evaluate(
     single = isinstance(sae, SparseAutoencoder)
     device = sae.W_dec.device
     n = 0
-    sum_x = sum_sq = err = fires = None
+    sum_x = sum_sq = err = fires = cross = lat_sq = None
+    bias = (sae.b_dec / sae.scale)[None] if single else sae.b_dec / sae.scale  # (inst, d_in), inputs' units
     for x in pieces:
         x = check_matrix(x, "acts", sae.W_dec.shape[-1]).to(device, torch.float32)
         if single:
@@ -224,26 +252,26 @@ def evaluate(
             f = sae.encode(x)
             x_hat = sae.decode(f)
         xd = x.double()
+        lat = (x_hat - bias[:, None, :]).double()  # W_decᵀ f, in the inputs' units
+        parts = (xd.sum(0), xd.square().sum(), (x_hat - x).double().square().sum((-1, -2)),
+                 (f != 0).double().sum(-2), ((xd - bias[:, None, :]) * lat).sum((-1, -2)), lat.square().sum((-1, -2)))
         if n == 0:
-            sum_x, sum_sq = xd.sum(0), xd.square().sum()
-            err = (x_hat - x).double().square().sum((-1, -2))
-            fires = (f != 0).double().sum(-2)
+            sum_x, sum_sq, err, fires, cross, lat_sq = parts
         else:
-            sum_x += xd.sum(0)
-            sum_sq += xd.square().sum()
-            err += (x_hat - x).double().square().sum((-1, -2))
-            fires += (f != 0).double().sum(-2)
+            for total, part in zip((sum_x, sum_sq, err, fires, cross, lat_sq), parts):
+                total += part
         n += x.shape[0]
     if n == 0:
         raise ValueError("acts is empty: no inputs to evaluate on")
     var = sum_sq - sum_x.square().sum() / n
     density = (fires / n).float()
     rec = None if true_directions is None else recovery(true_directions, sae.W_dec)
+    rescale = torch.where(lat_sq > 0, cross / lat_sq.clamp(min=1e-300), float("nan")).float()
     out = SAEMetrics(density.sum(-1), (err / n).float(), (err / var).float(), density, dead_fraction(density),
                      dense_fraction(density, dense_threshold), n,
-                     None if rec is None else rec.mmcs, None if rec is None else rec.matched_mmcs)
+                     None if rec is None else rec.mmcs, None if rec is None else rec.matched_mmcs, rescale)
     if single:
         fields = ("l0", "mse", "fvu", "density", "dead", "dense")
         out = SAEMetrics(*(getattr(out, k)[0] for k in fields), n,
-                         None if rec is None else rec.mmcs[0], None if rec is None else rec.matched_mmcs[0])
+                         None if rec is None else rec.mmcs[0], None if rec is None else rec.matched_mmcs[0], rescale[0])
     return out

@@ -15,7 +15,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from ..training import TrainState, reset_moments
-from .base import SAE
+from .base import SAE, SAEConfig
 
 __all__ = ["ReluL1SAE", "RESAMPLE_UNTIL", "RESAMPLE_ENCODER_SCALE", "RESAMPLE_SEED_OFFSET"]
 
@@ -28,7 +28,8 @@ RESAMPLE_SEED_OFFSET = 7_777
 
 
 class ReluL1SAE(SAE, kind="relu_l1"):
-    """``f = ReLU(pre)``, penalty ``λ Σ_j f_j ‖W_dec,j‖`` (``sparsity`` is λ)."""
+    """``f = ReLU(pre)``, penalty ``λ Σ_j f_j ‖W_dec,j‖`` (``sparsity`` is λ): ``λ‖f‖₁`` with the
+    default unit-norm decoder rows (Bricken et al.), norm-weighted with free rows."""
 
     sparsity_name = "λ for relu_l1"
 
@@ -41,11 +42,11 @@ class ReluL1SAE(SAE, kind="relu_l1"):
         self._resample_generator = torch.Generator(device=dev).manual_seed(seed + RESAMPLE_SEED_OFFSET)
 
     @classmethod
-    def default_sparsity(cls, d_in: int, d_sae: int) -> float:
+    def default_sparsity(cls, d_in: int, d_sae: int, config: SAEConfig | None = None) -> float:
         return 0.1
 
     @classmethod
-    def check_sparsity(cls, sparsity: Tensor, d_sae: int) -> None:
+    def check_sparsity(cls, sparsity: Tensor, d_sae: int, config: SAEConfig | None = None) -> None:
         if (sparsity < 0).any():
             raise ValueError(f"sparsity (λ for relu_l1) must be >= 0, got {sparsity.tolist()}")
 

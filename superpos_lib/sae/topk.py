@@ -12,7 +12,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from .base import SAE
+from .base import SAE, SAEConfig
 
 __all__ = ["TopKSAE"]
 
@@ -31,7 +31,7 @@ class TopKSAE(SAE, kind="topk"):
     sparsity_name = "k for topk"
 
     @classmethod
-    def check_sparsity(cls, sparsity: Tensor, d_sae: int) -> None:
+    def check_sparsity(cls, sparsity: Tensor, d_sae: int, config: SAEConfig | None = None) -> None:
         super().check_sparsity(sparsity, d_sae)
         if (sparsity != sparsity.round()).any():
             raise ValueError(f"sparsity (k for topk) must be a whole number, got {sparsity.tolist()}")

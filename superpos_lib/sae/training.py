@@ -102,7 +102,7 @@ def train_saes(
         acts: a ``(n, d_in)`` tensor (batches are random rows) or an iterable yielding
             ``(batch, d_in)`` tensors (e.g. :meth:`~superpos_lib.sae.GroundTruthData.batches`).
         config: shapes and options.
-        sparsity: λ, k or target L0, one value or one per instance (``None``: the default).
+        sparsity: λ or k (see :class:`SAE`), one value or one per instance (``None``: the default).
         train_config: steps, batch size (for tensor inputs), learning rate and schedule.
         seed: seeds the weights and the row sampling.
         device: where to train (``None``: CUDA > MPS > CPU).
@@ -160,7 +160,7 @@ def train_sae(
 ) -> SparseAutoencoder:
     """Train one SAE on activations ``acts`` and return it (CPU tensors; ``.W_dec`` is ``d_sae d_in``).
 
-    ``sparsity`` is λ for ``"relu_l1"``, k for ``"topk"`` and the target L0 for ``"jumprelu"``
+    ``sparsity`` is λ for ``"relu_l1"`` and ``"jumprelu"``, k for ``"topk"``
     (``None``: :func:`~superpos_lib.sae.default_sparsity`); ``steps`` defaults to 2,000 batches of 1,024 rows.
     relu_l1 resamples dead latents every 250 steps. For sweeps and options, see
     :func:`train_saes`.

@@ -44,6 +44,10 @@ def test_sae_directions_figure_marks_dead_latents(pentagon):
         S.plot_sae_directions(true, [W], [None, None])
     with bad_input("W_dec"):
         S.plot_sae_directions(true, [torch.randn(4, 3)])
+    grid = S.plot_sae_directions(true, [W, W, W], ncols=2)  # two rows, the empty panel hidden
+    assert len(grid.axes) == 4 and not grid.axes[3].axison and grid.get_figwidth() <= 6.5
+    with bad_input("ncols"):
+        S.plot_sae_directions(true, [W], ncols=0)
 
 
 def test_recovery_heatmaps_annotate_every_cell():
@@ -52,6 +56,10 @@ def test_recovery_heatmaps_annotate_every_cell():
     ax = fig.axes[0]
     assert len(ax.texts) == 12 and ax.texts[0].get_text() == f"{v[0, 0]:.2f}"
     assert [t.get_text() for t in ax.get_yticklabels()] == ["8 (0.5×)", "16 (1×)", "32 (2×)"]
+    assert ax.images[0].get_clim() == (0.0, 1.0), "one scale from 0: 0.32 and 0.45 look different"
+    assert min(t.get_fontsize() for t in ax.texts) >= 9 and fig.get_figwidth() <= 6.5
+    with bad_input("vmin"):
+        S.plot_recovery_heatmaps({"x": v}, [8, 16, 32], [0.1, 0.2, 0.3, 0.4], vmin=1.0)
     with bad_input("values"):
         S.plot_recovery_heatmaps({"x": torch.rand(2, 2)}, [8, 16, 32], [0.1, 0.2])
 
@@ -81,7 +89,7 @@ def test_sae_frame_redraws_in_place(pentagon):
 
 def test_sae_explorer_retrains_on_each_move(pentagon):
     acts, true = pentagon
-    ex = widgets.SAEExplorer(acts, true, l1_coeff=0.3)  # the chapter's settings: 4 seeds, 600 steps
+    ex = widgets.SAEExplorer(acts, true, lam=0.3)  # the chapter's settings: 4 seeds, 600 steps
     assert set(ex.metrics) == {"l0", "fvu", "dead", "mmcs", "matched_mmcs"}
     # ReLU + L1 at λ = 0.3 recovers the pentagon: MMCS 0.90-0.93 over explorer seeds 0-5 (five random
     # directions score about 0.9 in 2-D, a collapsed dictionary about 0.6).
@@ -117,6 +125,7 @@ def test_recovery_table_has_a_row_per_baseline_and_sae():
     ev = S.evaluate(sae, x, true_directions=data.features)
     table = S.recovery_table(data.features, directions={"PCA": S.pca_directions(x)}, saes={"topk": ([1, 2], ev)})
     assert table.column("method") == ["PCA", "topk (1)", "topk (2)"]
+    assert table.column("γ") == [None, pytest.approx(float(ev.rescale[0])), pytest.approx(float(ev.rescale[1]))]
     assert table.column("L0")[0] is None and table.column("MMCS")[2] == pytest.approx(float(ev.mmcs[1]))
     with bad_input("true_directions"):
         S.recovery_table(data.features, saes={"topk": ([1, 2], S.evaluate(sae, x))})

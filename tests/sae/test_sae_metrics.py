@@ -146,3 +146,32 @@ def test_evaluate_scores_recovery_when_given_the_true_directions():
     assert torch.equal(scored.fvu, plain.fvu) and scored.n_dead.dtype == torch.long
     one = S.evaluate(sae.instance(1), x, true_directions=data.features)
     assert one.mmcs.item() == pytest.approx(scored.mmcs[1].item(), abs=1e-6) and one.fvu.ndim == 0
+
+
+def test_rescale_factor_is_the_best_single_factor_on_the_latent_part():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(200, 3, generator=gen)
+    b = torch.tensor([1.0, -2.0, 0.5])
+    assert S.rescale_factor(x, x / 2).item() == pytest.approx(2.0, rel=1e-5)  # shrunk by half
+    assert S.rescale_factor(x + b, x / 2 + b, b).item() == pytest.approx(2.0, rel=1e-5)  # the bias is not scaled
+    x_hat = x + 0.3 * torch.randn(200, 3, generator=gen)
+    gamma = S.rescale_factor(x, x_hat).item()
+
+    def err(g):
+        return (x - g * x_hat).square().sum().item()
+
+    assert err(gamma) <= min(err(gamma - 1e-3), err(gamma + 1e-3))  # the minimiser
+    both = S.rescale_factor(x, torch.stack([x, x / 4]))
+    assert both.tolist() == pytest.approx([1.0, 4.0], rel=1e-5)
+    with pytest.raises(ValueError, match="x_hat"):
+        S.rescale_factor(x, torch.zeros(200, 3))
+
+
+def test_evaluate_measures_the_rescale_factor_of_each_instance():
+    data = GroundTruthData(12, 6, n_active=2, seed=0)
+    sae = S.SAE(S.SAEConfig(6, 12, n_inst=2), 0.1, data.sample(500))
+    x = data.sample(800)
+    m = S.evaluate(sae, iter(x.split(300)))
+    bias = sae.b_dec.detach() / sae.scale
+    assert torch.allclose(m.rescale, S.rescale_factor(x, sae(x).detach(), bias), rtol=1e-4)
+    assert S.evaluate(sae.instance(1), x).rescale.item() == pytest.approx(m.rescale[1].item(), rel=1e-4)
