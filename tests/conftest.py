@@ -62,3 +62,24 @@ def assert_readable(fig, *, dpi: float = 100, min_px: float = MIN_TEXT_PX) -> No
     fig.canvas.draw()  # tick labels exist only once drawn
     small = {text: round(px, 1) for text, px in displayed_text_px(fig, dpi=dpi).items() if px < min_px - 1e-6}
     assert not small, f"text below {min_px} px as displayed: {small}"
+
+
+def midpoint_loss(W, b, r: float, p: float, n: int = 400) -> float:
+    """The n = 2, m = 1 toy model's expected loss (mean over the two features) by the midpoint
+    rule over each presence pattern: an integration scheme independent of the library's."""
+    u = (torch.arange(n, dtype=torch.float64) + 0.5) / n
+    imp = torch.tensor([1.0, r], dtype=torch.float64)
+    W = torch.as_tensor(W, dtype=torch.float64)
+    b = torch.as_tensor(b, dtype=torch.float64)
+
+    def err(x):  # x: (..., 2)
+        out = torch.relu(x @ (W[:, None] * W[None, :]) + b)
+        return ((x - out) ** 2 * imp).sum(-1)
+
+    zero = torch.zeros(2, dtype=torch.float64)
+    x0 = torch.stack([u, torch.zeros_like(u)], -1)
+    x1 = torch.stack([torch.zeros_like(u), u], -1)
+    a, c = torch.meshgrid(u, u, indexing="ij")
+    both = torch.stack([a, c], -1)
+    total = (1 - p) ** 2 * err(zero) + p * (1 - p) * (err(x0).mean() + err(x1).mean()) + p**2 * err(both).mean()
+    return float(total) / 2

@@ -2,39 +2,19 @@
 import pytest
 import torch
 
-from conftest import bad_input
+from conftest import bad_input, midpoint_loss
 from superpos_lib import phases
 from superpos_lib.data import OneHotSampler
 from superpos_lib.models import ToyModel, ToyModelConfig
 from superpos_lib.training import TrainConfig
 
 
-def _numeric_loss(W, b, r, p, n=400):
-    """The n=2, m=1 model's expected loss by numerical integration over both features' values."""
-    u = (torch.arange(n, dtype=torch.float64) + 0.5) / n          # midpoint rule on [0, 1)
-    imp = torch.tensor([1.0, r], dtype=torch.float64)
-    W = torch.as_tensor(W, dtype=torch.float64)
-    b = torch.as_tensor(b, dtype=torch.float64)
-
-    def err(x):                                                    # x: (..., 2)
-        out = torch.relu(x @ (W[:, None] * W[None, :]) + b)
-        return ((x - out) ** 2 * imp).sum(-1)
-
-    zero = torch.zeros(2, dtype=torch.float64)
-    x0 = torch.stack([u, torch.zeros_like(u)], -1)
-    x1 = torch.stack([torch.zeros_like(u), u], -1)
-    a, c = torch.meshgrid(u, u, indexing="ij")
-    both = torch.stack([a, c], -1)
-    total = (1 - p) ** 2 * err(zero) + p * (1 - p) * (err(x0).mean() + err(x1).mean()) + p**2 * err(both).mean()
-    return float(total) / 2
-
-
 @pytest.mark.parametrize("r,p", [(1.0, 0.3), (0.4, 0.05), (3.0, 0.8)])
 def test_candidate_losses_match_numerical_integration(r, p):
     cand = phases.candidate_losses(r, p)
-    assert cand[0].item() == pytest.approx(_numeric_loss([1.0, 0.0], [0.0, p / 2], r, p), rel=1e-3)
-    assert cand[1].item() == pytest.approx(_numeric_loss([0.0, 1.0], [p / 2, 0.0], r, p), rel=1e-3)
-    assert cand[2].item() == pytest.approx(_numeric_loss([1.0, -1.0], [0.0, 0.0], r, p), rel=1e-3)
+    assert cand[0].item() == pytest.approx(midpoint_loss([1.0, 0.0], [0.0, p / 2], r, p), rel=1e-3)
+    assert cand[1].item() == pytest.approx(midpoint_loss([0.0, 1.0], [p / 2, 0.0], r, p), rel=1e-3)
+    assert cand[2].item() == pytest.approx(midpoint_loss([1.0, -1.0], [0.0, 0.0], r, p), rel=1e-3)
 
 
 def test_boundary_is_where_superposition_ties():

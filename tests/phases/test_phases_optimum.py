@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from conftest import bad_input
+from conftest import bad_input, midpoint_loss
 from superpos_lib import phases
 from superpos_lib.data import FeatureSampler
 from superpos_lib.models import ToyModel
@@ -19,26 +19,6 @@ SETTINGS = [
 ]
 
 
-def _midpoint_loss(w, b, r, p, n=600):
-    """The same expectation by the midpoint rule over each presence pattern (a different scheme)."""
-    u = (torch.arange(n, dtype=torch.float64) + 0.5) / n
-    imp = torch.tensor([1.0, r], dtype=torch.float64)
-    W = torch.tensor(w, dtype=torch.float64)
-    b = torch.tensor(b, dtype=torch.float64)
-
-    def err(x):                                                    # x: (..., 2)
-        out = torch.relu(x @ (W[:, None] * W[None, :]) + b)
-        return ((x - out) ** 2 * imp).sum(-1)
-
-    zero = torch.zeros(2, dtype=torch.float64)
-    x0 = torch.stack([u, torch.zeros_like(u)], -1)
-    x1 = torch.stack([torch.zeros_like(u), u], -1)
-    a, c = torch.meshgrid(u, u, indexing="ij")
-    total = (1 - p) ** 2 * err(zero) + p * (1 - p) * (err(x0).mean() + err(x1).mean()) \
-        + p**2 * err(torch.stack([a, c], -1)).mean()
-    return float(total) / 2
-
-
 def _exact(w, b, r, p):
     W = torch.tensor([[w]], dtype=torch.float64)
     return phases.exact_loss(W, torch.tensor([b], dtype=torch.float64), p, r).item()
@@ -47,7 +27,7 @@ def _exact(w, b, r, p):
 @pytest.mark.parametrize("w,b,r,p", SETTINGS)
 def test_exact_loss_matches_the_midpoint_rule(w, b, r, p):
     # The midpoint rule's error at a ReLU kink is O(1/n²): measured below 2e-6 relative at n = 600.
-    assert _exact(w, b, r, p) == pytest.approx(_midpoint_loss(w, b, r, p), rel=2e-5)
+    assert _exact(w, b, r, p) == pytest.approx(midpoint_loss(w, b, r, p, n=600), rel=2e-5)
 
 
 def test_exact_loss_matches_monte_carlo():
