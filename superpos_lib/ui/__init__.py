@@ -7,7 +7,9 @@
 * :mod:`.explorer`: :class:`Explorer`, the one explorer base, and its latest-request-wins worker;
 * :mod:`.toy_explorer`: :class:`ToyModelExplorer`, the explorer that retrains a toy model;
 * :mod:`.sliders`: the kernel-free plotly slider of the static site's sweep figures;
-* :mod:`.table`: :class:`Table`, result tables that fit the page.
+* :mod:`.table`: :class:`Table`, result tables that fit the page;
+* :mod:`.export`: :func:`export_figures`, slide-ready PNG, SVG (and plotly HTML) copies of any figure,
+  and :func:`figures_in`, a notebook's figures (the instructor's guide).
 
 Figure builders are pure: they take tensors, return a new figure and change no global state
 (no pyplot, no ``rcParams``, no plotly renderer). How plotly figures reach the static site is
@@ -16,6 +18,7 @@ the book build's business (``_ext/superpos_site``), not the library's.
 
 from .drawers import draw_features_2d, draw_gram, draw_loss, draw_norm_bars
 from .explorer import Explorer, Job, LatestOnlyWorker, control_range
+from .export import SLIDE_INCHES, export_figures, figures_in, has_kaleido, is_figure
 from .frame import Frame
 from .sliders import check_sweep, frame_slider
 from .style import importance_colours, panel_titles, rgb, superposition_colours, to_numpy
@@ -31,6 +34,11 @@ __all__ = [
     "Job",
     "LatestOnlyWorker",
     "control_range",
+    "SLIDE_INCHES",
+    "export_figures",
+    "figures_in",
+    "has_kaleido",
+    "is_figure",
     "Frame",
     "check_sweep",
     "frame_slider",
