@@ -79,6 +79,19 @@ def test_chapters_define_no_machinery(nb_path):
         assert not re.search(r"^\s*(def|class)\s", source, re.M), f"move this into superpos_lib:\n{source}"
 
 
+# The site shows 77 characters of a code line (a 684-px code block of 8.4-px characters in
+# Chromium at a 1,280-px window); tests/book/test_site.py checks outputs on the built pages.
+CODE_LINE_CHARS = 77
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
+def test_shown_code_fits_the_page(nb_path):
+    _, cells = _cells(nb_path)
+    shown = [c for c in cells if "remove-cell" not in c["metadata"].get("tags", [])]
+    long = [line for c in shown for line in "".join(c["source"]).splitlines() if len(line) > CODE_LINE_CHARS]
+    assert not long, f"{len(long)} code lines wider than the page ({CODE_LINE_CHARS} characters): {long[:3]}"
+
+
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
 def test_chapters_check_their_claims_in_hidden_cells(nb_path):
     _, cells = _cells(nb_path)
