@@ -47,9 +47,8 @@ from superpos_lib import phases
 from superpos_lib import sae as S
 from superpos_lib.data import FeatureSampler, importance_decay, log_densities
 from superpos_lib.models import ToyModel, ToyModelConfig, evaluate_loss
-from superpos_lib.runtime import get_device
+from superpos_lib.runtime import cpu_threads, get_device, steady_memory
 from superpos_lib.training import TrainConfig, train
-from superpos_lib.runtime import cpu_threads
 from superpos_lib.widgets import EXPLORERS
 
 N_FEATURES, D_HIDDEN, SEEDS = 5, 2, 4
@@ -110,6 +109,7 @@ def main() -> dict:
     parser.add_argument("--quick", action="store_true", help="tiny workloads, to test the script")
     parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: best available)")
     args = parser.parse_args()
+    steady_memory()  # as every chapter's setup cell does: time what a reader's kernel runs
     device = get_device(args.device)
     ref_steps = 200 if args.quick else 10_000
     ours = TrainConfig(steps=50) if args.quick else TrainConfig()

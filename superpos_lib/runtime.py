@@ -119,16 +119,20 @@ def cpu_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-MMAP_THRESHOLD = 128 * 1024
-"""Blocks of at least this many bytes are mapped and unmapped (glibc's default starting value)."""
+MMAP_THRESHOLD = 4 * 1024 * 1024
+"""Blocks of at least this many bytes are mapped and unmapped (glibc's threshold, fixed here)."""
 
 
 def steady_memory() -> bool:
-    """Keep a notebook's memory from creeping up on Linux: fix glibc's mmap threshold at its
-    default, so that large freed tensors go back to the system. glibc otherwise raises the threshold
+    """Keep a notebook's memory from creeping up on Linux: fix glibc's mmap threshold at 4 MiB,
+    so that large freed tensors go back to the system. glibc otherwise raises the threshold
     each time a mapped block is freed, after which same-sized tensors come from a heap that grows
-    and never shrinks: measured, chapter 5 peaked at 1.72 GB under nbval after its explorer had run,
-    1.07 GB with the threshold fixed. Returns whether it could be set (``False`` off glibc).
+    and never shrinks: measured, chapter 5 peaked at 1.72 GB under nbval after its explorer had run.
+    The threshold must not be small either: at glibc's starting value (128 KiB) every freed
+    activation of a training step (an SAE's ``4 × 512 × 128`` floats are 1 MiB) is unmapped and
+    the next one mapped and zeroed afresh, and chapter 8's SAEs trained 1.8 times slower (the
+    chapter took 129 s, 73-77 s at 4 or 16 MiB; chapter 5 peaked at 0.82-1.04 GB at 4 MiB).
+    Returns whether it could be set (``False`` off glibc).
     """
     if not sys.platform.startswith("linux"):
         return False

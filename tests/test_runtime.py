@@ -1,3 +1,5 @@
+import os
+
 import pytest
 import torch
 
@@ -99,10 +101,24 @@ def test_a_background_job_never_changes_the_kernels_thread_count():
     assert runtime.thread_local_threads(), "every PyTorch wheel uses OpenMP; if not, explorers run slower"
 
 
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def test_steady_memory_fixes_glibcs_mmap_threshold():
     import sys
 
     assert runtime.steady_memory() is sys.platform.startswith("linux")
+    # small enough that a large freed tensor goes back to the system at once ...
+    if sys.platform.startswith("linux"):
+        for _ in range(3):  # after freeing (glibc would raise its threshold to this size)
+            big = torch.ones(6 * 2**20 // 4)  # 6 MiB
+            held = _rss_mib()
+            del big
+            assert held - _rss_mib() > 5, "a freed 6 MiB tensor stayed in the process"
+    # ... large enough that a training step's 1-MiB activations are reused, not mapped afresh
+    assert runtime.MMAP_THRESHOLD >= 2 * 2**20
 
 
 def test_auto_threads():
