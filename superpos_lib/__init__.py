@@ -20,14 +20,17 @@ and one package per topic, each holding that topic's analysis, figures and explo
 * ``sae``: chapter 8, sparse autoencoders (Bricken et al. 2023, Gao et al. 2024,
   Rajamanoharan et al. 2024, Sharkey et al. 2022)
 
-``widgets`` gathers every explorer. The static site's build machinery is not part of the
-library: it is the Sphinx extension in ``_ext/superpos_site`` beside ``_config.yml``.
+``widgets`` gathers every explorer, and ``exercises`` every chapter's exercises with checkers
+that name the learner's likely mistake (``exercises.check(name, fn)``). The static site's
+build machinery is not part of the library: it is the Sphinx extension in
+``_ext/superpos_site`` beside ``_config.yml``.
 """
 
 from . import (
     checks,
     data,
     decomposition,
+    exercises,
     features,
     metrics,
     models,
@@ -51,6 +54,7 @@ __all__ = [
     "checks",
     "data",
     "decomposition",
+    "exercises",
     "features",
     "metrics",
     "models",
