@@ -1,4 +1,4 @@
-"""The built site in a real browser: offline, every figure drawn, widgets rendered, links whole.
+"""The built site in a real browser: offline, every figure drawn, links whole, nothing cut off.
 
 Serves ``_build/html`` on 127.0.0.1, opens every page in headless Chromium (Debian's package,
 driven by Playwright) and blocks every request to any other host: the book must not need one.
@@ -106,6 +106,13 @@ def visit(site, path: str) -> Visit:
     return v
 
 
+# Code, printed output and output tables that do not fit the page's width: each as its first
+# characters (a reader sees such a block cut off, behind a horizontal scroll bar).
+OVERFLOWING_BLOCKS = """() => [...document.querySelectorAll('article pre, article div.cell_output div.output, article table')]
+    .filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1)
+    .map(e => `${e.scrollWidth}px in ${e.clientWidth}px: ` + e.textContent.trim().slice(0, 60))"""
+
+
 def _ids(html: str) -> set[str]:
     return set(re.findall(r'\bid="([^"]+)"', html))
 
@@ -131,6 +138,8 @@ def test_page_works_offline(site, path):
         assert page.locator("mjx-container").count() > 0, "MathJax did not typeset"
         assert page.locator("mjx-merror").count() == 0, "MathJax reported a TeX error"
 
+    overflowing = page.evaluate(OVERFLOWING_BLOCKS)
+
     hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))")
     broken = []
     for href in hrefs:
@@ -151,6 +160,7 @@ def test_page_works_offline(site, path):
     assert v.bad_responses == [], f"failed requests: {v.bad_responses}"
     assert v.errors == [], f"page errors: {v.errors}"
     assert broken == [], f"broken internal links: {broken}"
+    assert overflowing == [], f"code or output wider than the page (readers must scroll to see it): {overflowing}"
 
 
 def _chapter(site, path: str = "book/03_superposition.html"):
