@@ -64,6 +64,64 @@ def assert_readable(fig, *, dpi: float = 100, min_px: float = MIN_TEXT_PX) -> No
     assert not small, f"text below {min_px} px as displayed: {small}"
 
 
+def drawn_texts(fig, *, dpi: float = 100) -> list[tuple[object, object]]:
+    """Every non-empty text matplotlib draws when saving ``fig`` at ``dpi``, with its extent in
+    that image's pixels (tick labels of ticks outside the view are not drawn, so not listed)."""
+    import io
+    from unittest import mock
+
+    from matplotlib.text import Text
+
+    drawn, original = {}, Text.draw
+
+    def draw(self, renderer):
+        original(self, renderer)
+        if self.get_visible() and self.get_text().strip():
+            drawn[id(self)] = (self, self.get_window_extent(renderer))
+
+    with mock.patch.object(Text, "draw", draw):
+        fig.savefig(io.BytesIO(), format="png", dpi=dpi)
+    return list(drawn.values())
+
+
+def _overlap(a, b, tol: float) -> bool:
+    return min(a.x1, b.x1) - max(a.x0, b.x0) > tol and min(a.y1, b.y1) - max(a.y0, b.y0) > tol
+
+
+def assert_laid_out(fig, *, dpi: float = 100, tol: float = 1.0) -> None:
+    """Nothing of ``fig`` is cut off or drawn over something else, as saved at ``dpi``: every text
+    lies inside the figure; no two texts overlap; no text overlaps an axes other than its own
+    (titles, tick labels, colour-bar labels, legends); no two axes overlap (colour bars included).
+    ``tol``: pixels of overlap tolerated (touching edges)."""
+    from matplotlib.transforms import Affine2D
+
+    width, height = fig.get_size_inches() * dpi
+    texts = drawn_texts(fig, dpi=dpi)
+    owner = {}
+    for ax in fig.axes:
+        for legend in [ax.get_legend()] if ax.get_legend() else []:
+            for t in legend.texts:
+                owner[id(t)] = ax
+    axes = [ax for ax in fig.axes if ax.get_visible() and ax.axison]
+    scale = Affine2D().scale(dpi / fig.dpi)  # the figure's own dpi to the image's
+    boxes = {ax: ax.get_window_extent().transformed(scale) for ax in axes}  # subfigures' axes too
+    problems = []
+    for t, box in texts:
+        name = repr(t.get_text())
+        if box.x0 < -tol or box.y0 < -tol or box.x1 > width + tol or box.y1 > height + tol:
+            problems.append(f"{name} is cut off ({box.x0:.0f}..{box.x1:.0f} x {box.y0:.0f}..{box.y1:.0f} "
+                            f"in {width:.0f} x {height:.0f} px)")
+        mine = owner.get(id(t), t.axes)
+        problems += [f"{name} overlaps the axes of {ax.get_title() or ax.get_label()!r}"
+                     for ax, ab in boxes.items() if ax is not mine and _overlap(box, ab, tol)]
+    for i, (t, box) in enumerate(texts):
+        problems += [f"{t.get_text()!r} overlaps {u.get_text()!r}" for u, other in texts[i + 1:] if _overlap(box, other, tol)]
+    for i, a in enumerate(axes):
+        problems += [f"axes {a.get_title() or a.get_label()!r} overlaps {b.get_title() or b.get_label()!r}"
+                     for b in axes[i + 1:] if _overlap(boxes[a], boxes[b], tol)]
+    assert not problems, "\n".join(problems)
+
+
 def midpoint_loss(W, b, r: float, p: float, n: int = 400) -> float:
     """The n = 2, m = 1 toy model's expected loss (mean over the two features) by the midpoint
     rule over each presence pattern: an integration scheme independent of the library's."""
