@@ -25,9 +25,6 @@ __all__ = ["plot_interference_vs_angle", "plot_loss_terms", "DecompositionFrame"
 FONT = 9
 """Smallest text of the static figures, in points: 9 pt as displayed, since they are shown at
 100 dpi and no wider than the page."""
-FRAME_FONT = 11
-"""Smallest text of the explorer's frame, which is exported at 80 dpi: 11 pt there is 12 px on
-the page, as much as 9 pt."""
 
 
 def plot_interference_vs_angle() -> Figure:
@@ -60,7 +57,7 @@ class DecompositionFrame(Frame):
     Left: the feature directions. Middle: each pair's interference for the linear model
     ``(W_i·W_j)²`` and for a ReLU output ``ReLU(W_i·W_j)²``. Right: the linear model's feature
     benefit and interference terms (exact), and the true loss of the ReLU model, as horizontal
-    bars. Text at :data:`FRAME_FONT`.
+    bars. Text at :attr:`~superpos_lib.ui.Frame.FONT` or more.
     """
 
     names = ("benefit", "interference", "linear loss", "ReLU loss")
@@ -71,36 +68,35 @@ class DecompositionFrame(Frame):
             raise ValueError(f"n_features must be >= 2, got {n_features}")
         self.n_features = n_features
         self.pairs = [(i, j) for i in range(n_features) for j in range(i + 1, n_features)]
-        fig = Figure(figsize=(8.4, 3.3))
-        # explicit gaps (columns 1 and 3) leave room for the tick labels of the panels to their right
-        grid = fig.add_gridspec(1, 5, width_ratios=[1, 0.25, 1.1, 0.6, 1.2], wspace=0,
-                                left=0.02, right=0.97, bottom=0.17, top=0.8)
-        self.ax_geo, self.ax_pair, self.ax_loss = (fig.add_subplot(grid[0, k]) for k in (0, 2, 4))
+        fig = self._new_figure(2.7)
+        self.ax_geo, self.ax_pair, self.ax_loss = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1.1, 1.2]})
         self.figure = fig
         draw_features_2d(self.ax_geo, torch.zeros(2, n_features), torch.arange(n_features, 0, -1.0))
         self._lines = self.ax_geo.lines
         self._dots = self.ax_geo.collections[0]
-        self._labels = [self.ax_geo.text(0, 0, str(i + 1), fontsize=FRAME_FONT, ha="center", va="center")
+        self._labels = [self.ax_geo.text(0, 0, str(i + 1), fontsize=self.FONT, ha="center", va="center")
                         for i in range(n_features)]
-        self.ax_geo.set_title("feature directions Wᵢ", fontsize=FRAME_FONT)
+        self.ax_geo.set_title("feature directions Wᵢ", fontsize=self.FONT)
         x = np.arange(len(self.pairs))
         self._pair_lin = self.ax_pair.bar(x - 0.2, np.zeros(len(x)), 0.4, color="C0", label="linear")
         self._pair_relu = self.ax_pair.bar(x + 0.2, np.zeros(len(x)), 0.4, color="C3", label="ReLU")
         self.ax_pair.set_xticks(x, [f"{i + 1},{j + 1}" for i, j in self.pairs])
         self.ax_pair.set_ylim(0, 1.4)
-        self.ax_pair.set_xlabel("feature pair", fontsize=FRAME_FONT)
-        self.ax_pair.tick_params(labelsize=FRAME_FONT)
-        self.ax_pair.legend(fontsize=FRAME_FONT, loc="upper center", ncol=2, frameon=False)
-        self.ax_pair.set_title("interference per pair", fontsize=FRAME_FONT)
+        self.ax_pair.yaxis.set_major_locator(MaxNLocator(nbins=4))
+        self.ax_pair.set_xlabel("feature pair", fontsize=self.FONT)
+        self.ax_pair.tick_params(labelsize=self.FONT)
+        self.ax_pair.legend(fontsize=self.FONT, loc="upper center", ncol=2, frameon=False)
+        self.ax_pair.set_title("interference per pair", fontsize=self.FONT)
         y = np.arange(len(self.names))
         self._loss_bars = self.ax_loss.barh(y, np.zeros(len(y)), color=["C2", "C0", "0.35", "C3"], height=0.6)
         self.ax_loss.set_yticks(y, self.names)
         self.ax_loss.invert_yaxis()
         self.ax_loss.xaxis.set_major_locator(MaxNLocator(nbins=3))
-        self.ax_loss.tick_params(labelsize=FRAME_FONT)
-        self.ax_loss.set_title("expected loss", fontsize=FRAME_FONT)
-        self.ax_loss.set_xlabel("linear: exact; ReLU: sampled", fontsize=FRAME_FONT)
-        self._title = fig.suptitle("", fontsize=FRAME_FONT + 1)
+        self.ax_loss.tick_params(labelsize=self.FONT)
+        self.ax_loss.set_title("expected loss", fontsize=self.FONT)
+        self.ax_loss.set_xlabel("linear: exact; ReLU: sampled", fontsize=self.FONT)
+        self._init_title()
+        self._freeze_layout()  # the pair axis' widest tick labels ("0.4") are those of its first limits
 
     def update(self, W: Float[Tensor, "2 feats"], values: Sequence[float], *, title: str = "") -> Figure:
         """Redraw for weights ``W`` and loss ``values`` (benefit, interference, linear total, ReLU total)."""
@@ -114,6 +110,7 @@ class DecompositionFrame(Frame):
             r = float(np.hypot(x, y))
             scale = (r + 0.22) / r if r > 1e-6 else 0.0
             label.set_position((float(np.clip(x * scale, -1.35, 1.35)), float(np.clip(y * scale, -1.35, 1.35))))
+            label.set_visible(r > 1e-6)  # a feature of length 0 has no tip to number
         g = w.T @ w
         for k, (i, j) in enumerate(self.pairs):
             self._pair_lin[k].set_height(g[i, j] ** 2)

@@ -54,14 +54,15 @@ class CompositionFrame(Frame):
     SERIES = ("true value", "probe on linear r", "probe on packed z", "decoding packed z")
 
     def __init__(self, n_features: int = 3, d: int = 3):
-        self.figure = Figure(figsize=(8.4, 2.8))
-        self.figure.subplots_adjust(left=0.07, right=0.98, bottom=0.2, top=0.85, wspace=0.3)
+        self.figure = self._new_figure(2.6)
         self.ax_rep, self.ax_read = self.figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 2]})
         self._rep = self.ax_rep.bar(np.arange(d), np.zeros(d), color="0.45")
         self.ax_rep.set_ylim(-2, 2)
         self.ax_rep.axhline(0, color="0.3", lw=0.6)
-        self.ax_rep.set_xticks(np.arange(d), [f"dim {j}" for j in range(d)], fontsize=7)
-        self.ax_rep.set_title("representation r = Σ xᵢ dᵢ", fontsize=9)
+        self.ax_rep.set_xticks(np.arange(d))
+        self.ax_rep.set_xlabel("dimension", fontsize=self.FONT)
+        self.ax_rep.tick_params(labelsize=self.FONT)
+        self.ax_rep.set_title("r = Σ xᵢ dᵢ", fontsize=self.FONT)
         width = 0.2
         x = np.arange(n_features)
         self._series = [
@@ -69,9 +70,14 @@ class CompositionFrame(Frame):
             for j, name in enumerate(self.SERIES)
         ]
         self.ax_read.set_ylim(-0.3, 1.3)
-        self.ax_read.set_xticks(x, [f"x{i + 1}" for i in range(n_features)], fontsize=8)
-        self.ax_read.legend(fontsize=7, ncol=2, loc="upper left")
-        self.ax_read.set_title("reading each feature back", fontsize=9)
+        self.ax_read.axhline(0, color="0.3", lw=0.6)
+        self.ax_read.set_xticks(x, [f"x{i + 1}" for i in range(n_features)])
+        self.ax_read.set_xlabel("feature", fontsize=self.FONT)
+        self.ax_read.tick_params(labelsize=self.FONT)
+        # beside the bars, not over them
+        self.ax_read.legend(fontsize=self.FONT, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
+        self.ax_read.set_title("reading each feature back", fontsize=self.FONT)
+        self._freeze_layout()
 
     def update(self, rep: Float[Tensor, "d"], readouts: dict[str, Float[Tensor, "feats"]]) -> Figure:
         """Redraw; ``readouts`` maps series names (``SERIES``) to values (NaN: not drawn)."""

@@ -86,9 +86,9 @@ class PhaseExplorer(Explorer):
 
     def draw(self, s: dict[str, Any], point: PhasePoint) -> PhaseFrame:
         r, p = float(s["r"]), float(s["p"])
-        verdict = "as the analysis predicts" if point.label == point.predicted else f"(analysis: {SOLUTIONS[point.predicted]})"
+        verdict = ", as the analysis predicts" if point.label == point.predicted else f" (analysis: {SOLUTIONS[point.predicted]})"
         self._phase.update(r, p, point.model.W[0], point.label, point.candidates, point.model.loss[0].item(),
-                           title=f"r = {r:.3g}, p = {p:.3g}: extra feature → {SOLUTIONS[point.label]}, {verdict}")
+                           title=f"r = {r:.3g}, p = {p:.3g}: extra feature → {SOLUTIONS[point.label]}{verdict}")
         return self._phase
 
     def status_line(self, s: dict[str, Any], point: PhasePoint, seconds: float) -> str:

@@ -25,14 +25,19 @@ __all__ = ["PHASE_COLOURS", "draw_phase_diagram", "plot_phase_diagrams", "plot_c
            "plot_kgon_dynamics"]
 
 PHASE_COLOURS = ("#d9d9d9", "#4c72b0", "#dd5555")  # not represented, dedicated dimension, superposition
+FONT = 9
+"""Smallest text of the static figures, in points: 9 pt as displayed, since they are shown at
+100 dpi and no wider than the page (6.72 inches)."""
 
 
 def _phase_cmap():
     return matplotlib.colors.ListedColormap(PHASE_COLOURS)
 
 
-def draw_phase_diagram(ax: Axes, r: Tensor, p: Tensor, labels: Tensor, *, boundary: bool = False) -> None:
-    """Colour each ``(r, p)`` cell by its solution (grey: not represented, blue: dedicated, red: superposed)."""
+def draw_phase_diagram(ax: Axes, r: Tensor, p: Tensor, labels: Tensor, *, boundary: bool = False,
+                       fontsize: float = 9) -> None:
+    """Colour each ``(r, p)`` cell by its solution (grey: not represented, blue: dedicated, red:
+    superposed); axis labels and ticks at ``fontsize`` points."""
     r_np, p_np, lab = to_numpy(r), to_numpy(p), to_numpy(labels)
     if lab.shape != (len(p_np), len(r_np)):
         raise ValueError(f"labels must be (len(p), len(r)) = {(len(p_np), len(r_np))}, got {lab.shape}")
@@ -48,14 +53,15 @@ def draw_phase_diagram(ax: Axes, r: Tensor, p: Tensor, labels: Tensor, *, bounda
     if boundary:
         rr = np.geomspace(r_np.min(), r_np.max(), 200)
         ax.plot(rr, to_numpy(phase_boundary(torch.as_tensor(rr))), color="k", lw=1.2, ls="--", label="p = 4r/(5r+2)")
-    ax.set_xlabel("relative importance r of the extra feature", fontsize=8)
-    ax.set_ylabel("feature density p", fontsize=8)
-    ax.tick_params(labelsize=7)
+    ax.set_xlabel("relative importance r of the extra feature", fontsize=fontsize)
+    ax.set_ylabel("feature density p", fontsize=fontsize)
+    ax.tick_params(labelsize=fontsize)
 
 
 def _phase_legend(fig: Figure) -> None:
-    handles = [matplotlib.patches.Patch(color=c, label=f"extra feature: {s}") for c, s in zip(PHASE_COLOURS, SOLUTIONS)]
-    fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=8, frameon=False)
+    handles = [matplotlib.patches.Patch(color=c, label=s) for c, s in zip(PHASE_COLOURS, SOLUTIONS)]
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=FONT, title="the extra feature:",
+               title_fontsize=FONT, frameon=False)
 
 
 def plot_phase_diagrams(grid: PhaseGrid, *, boundary: bool = True, title: str = "") -> Figure:
@@ -63,20 +69,24 @@ def plot_phase_diagrams(grid: PhaseGrid, *, boundary: bool = True, title: str = 
 
     Cells where the trained models disagree with the analysis are marked with a dot.
     """
-    fig = Figure(figsize=(8.4, 3.7), layout="constrained")
+    fig = Figure(figsize=(6.72, 4.0), layout="constrained")
     ax_a, ax_e = fig.subplots(1, 2, sharey=True)
     draw_phase_diagram(ax_a, grid.r, grid.p, grid.analytic, boundary=boundary)
     draw_phase_diagram(ax_e, grid.r, grid.p, grid.labels, boundary=boundary)
-    ax_a.set_title("analytic: the lowest-loss candidate", fontsize=9)
-    ax_e.set_title(f"trained: {grid.n_models} models ({grid.n_seeds} seeds per cell)", fontsize=9)
+    ax_a.set_title("analytic: the lowest-loss candidate", fontsize=FONT)
+    ax_e.set_title(f"trained: {grid.n_models} models\n({grid.n_seeds} seeds per cell)", fontsize=FONT)
     rr, pp = np.meshgrid(to_numpy(grid.r), to_numpy(grid.p))
     wrong = to_numpy(grid.labels) != to_numpy(grid.analytic)
-    ax_e.scatter(rr[wrong], pp[wrong], s=5, color="k", label="disagrees with analysis")
+    ax_e.scatter(rr[wrong], pp[wrong], s=5, color="k", label="disagrees with\nthe analysis")
     ax_e.set_ylabel("")
+    for ax in (ax_a, ax_e):
+        ax.set_xlabel("importance r of the extra feature", fontsize=FONT)
     if boundary:
-        ax_a.legend(fontsize=7, loc="lower left")
+        ax_a.legend(fontsize=FONT, loc="lower left")
+    if wrong.any():
+        ax_e.legend(handles=ax_e.collections[-1:], fontsize=FONT, loc="lower left")
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=FONT + 1)
     _phase_legend(fig)
     return fig
 
@@ -92,7 +102,7 @@ def plot_candidate_losses(r: float, p: Tensor, *, trained: Tensor | None = None,
     """
     p_np = to_numpy(p)
     losses = to_numpy(candidate_losses(r, torch.as_tensor(p_np, dtype=torch.float64)))
-    fig = Figure(figsize=(5.4, 3.2) if optimum is None else (8.4, 3.6), layout="constrained")
+    fig = Figure(figsize=(5.4, 3.2) if optimum is None else (6.72, 4.2), layout="constrained")
     axes = [fig.add_subplot()] if optimum is None else list(fig.subplots(1, 2))
     best = losses.min(-1, keepdims=True)
     opt_curves = []
@@ -119,20 +129,20 @@ def plot_candidate_losses(r: float, p: Tensor, *, trained: Tensor | None = None,
             ax.plot(p_np, t / best[:, 0] if i else t, "k.", ms=5, label="trained (best seed)")
         ax.axvline(float(phase_boundary(r)), color="k", ls="--", lw=1)
         ax.set_xscale("log")
-        ax.set_xlabel("feature density p", fontsize=9)
-        ax.tick_params(labelsize=8)
+        ax.set_xlabel("feature density p", fontsize=FONT)
+        ax.tick_params(labelsize=FONT)
     axes[0].set_yscale("log")
-    axes[0].set_ylabel("loss", fontsize=9)
-    axes[0].set_title(f"candidate solutions at r = {r:g}", fontsize=9)
+    axes[0].set_ylabel("loss", fontsize=FONT)
+    axes[0].set_title(f"candidate solutions at r = {r:g}", fontsize=FONT)
     if optimum is None:
-        axes[0].legend(fontsize=8)
+        axes[0].legend(fontsize=FONT)
     else:
         axes[1].axhline(1.0, color="0.8", lw=0.6, zorder=0)
         axes[1].set_ylim(0.86, 1.1)
-        axes[1].set_ylabel("loss / best candidate's loss", fontsize=9)
-        axes[1].set_title("relative to the best candidate", fontsize=9)
+        axes[1].set_ylabel("loss / best candidate's loss", fontsize=FONT)
+        axes[1].set_title("relative to the best candidate", fontsize=FONT)
         handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=8, frameon=False)
+        fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=FONT, frameon=False)
     return fig
 
 
@@ -141,26 +151,32 @@ class PhaseFrame(Frame):
     trained model does, and its loss against the three candidates."""
 
     def __init__(self, r_grid: Tensor, p_grid: Tensor, analytic: Tensor):
-        fig = Figure(figsize=(8.4, 2.9))
-        fig.subplots_adjust(left=0.08, right=0.98, bottom=0.2, top=0.82, wspace=0.45)
-        self.ax_dia, self.ax_w, self.ax_bar = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.3, 1, 1.2]})
+        fig = self._new_figure(2.8)
+        self.ax_dia, self.ax_w, self.ax_bar = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.25, 0.75, 1.1]})
         self.figure = fig
-        draw_phase_diagram(self.ax_dia, r_grid, p_grid, analytic, boundary=True)
+        draw_phase_diagram(self.ax_dia, r_grid, p_grid, analytic, boundary=True, fontsize=self.FONT)
+        self.ax_dia.set_xlabel("relative importance r", fontsize=self.FONT)
+        self.ax_dia.set_ylabel("density p", fontsize=self.FONT)
         (self._marker,) = self.ax_dia.plot([1], [0.1], "o", ms=9, mec="k", mew=1.5)
-        self.ax_dia.set_title("analytic phase diagram", fontsize=9)
+        self.ax_dia.set_title("analytic phase diagram", fontsize=self.FONT)
         self._w = self.ax_w.bar([0, 1], [0, 0], color=["0.45", "C1"])
         self.ax_w.axhline(0, color="0.3", lw=0.6)
-        self.ax_w.set_xticks([0, 1], ["W₀\n(importance 1)", "W₁\n(importance r)"], fontsize=7)
+        self.ax_w.set_xticks([0, 1], ["W₀", "W₁"])
+        self.ax_w.set_xlabel("importance 1, r", fontsize=self.FONT)
         self.ax_w.set_ylim(-1.5, 1.5)
-        self.ax_w.tick_params(labelsize=7)
-        self.ax_w.set_title("trained weights (m = 1)", fontsize=9)
-        self._bars = self.ax_bar.bar(np.arange(3), np.zeros(3), color=PHASE_COLOURS, edgecolor="0.3")
-        self._trained = self.ax_bar.axhline(0, color="k", lw=1.5, ls="--", label="trained model")
-        self.ax_bar.set_xticks(np.arange(3), [s.replace(" ", "\n", 1) for s in SOLUTIONS], fontsize=7)
-        self.ax_bar.tick_params(axis="y", labelsize=7)
-        self.ax_bar.legend(fontsize=7, loc="upper left")
-        self.ax_bar.set_title("loss of each candidate", fontsize=9)
-        self._title = fig.suptitle("", fontsize=10)
+        self.ax_w.tick_params(labelsize=self.FONT)
+        self.ax_w.set_title("trained weights", fontsize=self.FONT)
+        # horizontal bars: the candidates' names fit beside them, not under them
+        self._bars = self.ax_bar.barh(np.arange(3), np.zeros(3), color=PHASE_COLOURS, edgecolor="0.3", height=0.6)
+        self._trained = self.ax_bar.axvline(0, color="k", lw=1.5, ls="--")
+        self.ax_bar.set_yticks(np.arange(3), [s.replace(" ", "\n", 1) for s in SOLUTIONS])
+        self.ax_bar.invert_yaxis()
+        self.ax_bar.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=3))
+        self.ax_bar.tick_params(labelsize=self.FONT)
+        self.ax_bar.set_xlabel("dashed: trained model", fontsize=self.FONT)
+        self.ax_bar.set_title("loss of each candidate", fontsize=self.FONT)
+        self._init_title()
+        self._freeze_layout()
 
     def update(self, r: float, p: float, W: Float[Tensor, "1 2"], label: int, candidates: Tensor, loss: float,
                *, title: str = "") -> Figure:
@@ -173,9 +189,9 @@ class PhaseFrame(Frame):
             bar.set_height(v)
         c = to_numpy(candidates)
         for bar, v in zip(self._bars, c):
-            bar.set_height(v)
-        self._trained.set_ydata([loss, loss])
-        self.ax_bar.set_ylim(0, max(c.max(), loss) * 1.15)
+            bar.set_width(v)
+        self._trained.set_xdata([loss, loss])
+        self.ax_bar.set_xlim(0, max(c.max(), loss) * 1.15)
         self._title.set_text(title)
         return self.figure
 
@@ -193,7 +209,7 @@ def plot_kgon_dynamics(traj: Trajectory, instance: int, levels: dict[int, float]
     loss_all = to_numpy(traj.loss[:, instance])
     loss = loss_all[keep]
     norms = np.linalg.norm(to_numpy(traj.W[:, instance]), axis=1)[keep]   # (T, feats)
-    fig = Figure(figsize=(8.4, 5.6), layout="constrained")
+    fig = Figure(figsize=(6.72, 5.6), layout="constrained")
     top, bottom = fig.subfigures(2, 1, height_ratios=[1.5, 1])
     ax_loss, ax_norm = top.subplots(1, 2)
     ax_loss.plot(steps, loss, color="C0", lw=1.6, label="exact loss")

@@ -26,9 +26,6 @@ __all__ = ["draw_neuron_bars", "plot_neuron_weights", "plot_alignment_vs_density
 FONT = 9
 """Smallest text of the static figures, in points: 9 pt as displayed, since they are shown at
 100 dpi and no wider than the page."""
-FRAME_FONT = 11
-"""Smallest text of the explorer's frame, which is exported at 80 dpi: 11 pt there is 12 px on
-the page, as much as 9 pt."""
 
 
 def _stacks(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -68,12 +65,12 @@ def plot_neuron_weights(
     importance: Float[Tensor, "feats"] | None = None,
     titles: Sequence[str] | None = None,
     n_cols: int | None = None,
-    panel_size: float = 1.7,
+    panel_size: float = 1.68,
 ) -> Figure:
     """Neuron models side by side: per neuron, its input weights stacked by feature.
 
-    The default panel size keeps four panels to a row within the book's page width (about
-    690 px at 100 dpi), so that the 9-pt text is not shrunk on the site."""
+    The default panel size fits four panels to a row in the book's page width (672 px at
+    100 dpi), so that the 9-pt text is not shrunk on the site."""
     check_weights(W)
     n_inst = W.shape[0]
     titles = panel_titles(titles, n_inst)
@@ -143,33 +140,29 @@ class NeuronFrame(Frame):
     """The neuron explorer's figure, built once per shape and redrawn in place.
 
     Panels: stacked neuron weights, each feature's basis alignment, the loss curve; text at
-    :data:`FRAME_FONT`.
+    :attr:`~superpos_lib.ui.Frame.FONT` or more.
     """
 
     def __init__(self, n_features: int, d_hidden: int, total_steps: int):
         if n_features < 1 or d_hidden < 1 or total_steps < 1:
             raise ValueError(f"n_features, d_hidden and total_steps must be >= 1, got {n_features}, {d_hidden}, {total_steps}")
         self.n_features, self.d_hidden = n_features, d_hidden
-        fig = Figure(figsize=(8.4, 3.3))
-        fig.subplots_adjust(left=0.07, right=0.96, bottom=0.18, top=0.8, wspace=0.42)
+        fig = self._new_figure(2.7)
         self.ax_neurons, self.ax_align, self.ax_loss = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.2, 1, 1.2]})
         self.figure = fig
-        self._stacks = draw_neuron_bars(self.ax_neurons, torch.zeros(d_hidden, n_features), fontsize=FRAME_FONT)
-        self.ax_neurons.set_title("neurons (colour: feature)", fontsize=FRAME_FONT)
+        self._stacks = draw_neuron_bars(self.ax_neurons, torch.zeros(d_hidden, n_features), fontsize=self.FONT)
+        self.ax_neurons.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+        self.ax_neurons.set_title("neurons (colour: feature)", fontsize=self.FONT)
         self._align = self.ax_align.bar(np.arange(n_features), np.zeros(n_features), color="C0", width=0.7)
         self.ax_align.set_ylim(0, 1.05)
         self.ax_align.axhline(1 / d_hidden, color="0.6", ls=":", lw=1)
         self.ax_align.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
-        self.ax_align.set_xlabel("feature", fontsize=FRAME_FONT)
-        self.ax_align.tick_params(labelsize=FRAME_FONT)
-        self.ax_align.set_title("basis alignment", fontsize=FRAME_FONT)
+        self.ax_align.set_xlabel("feature", fontsize=self.FONT)
+        self.ax_align.tick_params(labelsize=self.FONT)
+        self.ax_align.set_title("basis alignment", fontsize=self.FONT)
         self._init_loss(total_steps, title="loss (best seed)")
-        self.ax_loss.title.set_fontsize(FRAME_FONT)
-        self.ax_loss.xaxis.label.set_fontsize(FRAME_FONT)
-        self.ax_loss.yaxis.label.set_fontsize(FRAME_FONT)
-        self.ax_loss.tick_params(labelsize=FRAME_FONT)
-        self.ax_loss.xaxis.set_major_locator(MaxNLocator(nbins=3))
-        self._title.set_fontsize(FRAME_FONT + 1)
+        self.ax_neurons.set_ylim(-10.5, 10.5)  # room for the widest tick labels ("-10") in the layout
+        self._freeze_layout()
 
     def update(self, W: Float[Tensor, "d_hidden feats"], importance: Float[Tensor, "feats"],
                logged_steps: Sequence[int], loss_history: Float[Tensor, "n_logged"], *, title: str = "") -> Figure:

@@ -103,7 +103,7 @@ class SAEExplorer(Explorer):
             "k": W.IntSlider(1, min=1, max=d_sae, description="k (TopK)", **cu),  # at most the dictionary
         }
         size.observe(self._bound_k, names="value")  # before the base's observer: k is bounded first
-        super().__init__(controls, initial={"kind": kind, "lam": lam, "k": k}, image_width="760px")
+        super().__init__(controls, initial={"kind": kind, "lam": lam, "k": k})
 
     @staticmethod
     def _check_size(size: W.IntSlider, d_sae: int) -> None:
@@ -160,7 +160,7 @@ class SAEExplorer(Explorer):
         sparsity = self.sparsity(s)
         setting = f"k = {sparsity:g}" if kind == "topk" else f"λ = {sparsity:.3g}"
         self._sae_frame.update(self.true_directions, res.sae.W_dec[best].detach(), shown.dead, res.logged_steps, res.loss_history[:, best],
-                               title=f"{kind}, {setting}, {s['d_sae']} latents: MMCS {v['mmcs']:.3f}, matched "
+                               title=f"{kind}, {setting}, {s['d_sae']} latents\nMMCS {v['mmcs']:.3f}, matched "
                                      f"{v['matched_mmcs']:.3f}, L0 {v['l0']:.2f}, FVU {v['fvu']:.3f}, dead {v['dead']}")
         return self._sae_frame
 

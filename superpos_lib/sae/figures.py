@@ -171,9 +171,8 @@ def plot_l0_fvu_frontier(
         ax.plot(np.arange(1, len(curve) + 1)[keep], curve[keep], "--", color=SAE_COLOURS["pca"],
                 label="PCA, top L components")
     if true_l0 is not None:
-        ax.axvline(true_l0, color="0.5", ls=":", lw=1)
-        ax.text(true_l0, 0.98, " true L0", transform=ax.get_xaxis_transform(),
-                va="top", fontsize=10, color="0.4")
+        ax.axvline(true_l0, color="0.5", ls=":", lw=1, label=f"true L0 ({true_l0:g})")  # named in the legend:
+        # a label by the line would sit on the PCA curve, which starts near FVU 1
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("L0 (active latents per input)")
@@ -259,23 +258,32 @@ def plot_feature_splitting(
 
 
 class SAEFrame(Frame):
-    """The SAE explorer's figure: decoder directions over the true ones, and the training loss."""
+    """The SAE explorer's figure: decoder directions over the true ones, and the training loss;
+    a title of two lines (the setting, then the SAE's scores)."""
+
+    TITLE_LINES = 2
 
     def __init__(self, total_steps: int):
         if total_steps < 1:
             raise ValueError(f"total_steps must be >= 1, got {total_steps}")
-        fig = Figure(figsize=(7.2, 3.0))
-        fig.subplots_adjust(left=0.03, right=0.97, bottom=0.17, top=0.84, wspace=0.3)
+        fig = self._new_figure(2.9)
         self.ax_dir, self.ax_loss = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.4]})
         self.figure = fig
         self._init_loss(total_steps)
-        self.ax_loss.set_title("training loss (shown SAE)", fontsize=9)
+        self.ax_loss.set_title("training loss (shown SAE)", fontsize=self.FONT)
+        self._dir_title()
+        self._freeze_layout()
+
+    def _dir_title(self) -> None:
+        self.ax_dir.set_title("decoder rows over true features", fontsize=self.FONT)
+        self.ax_dir.set_xticks([])
+        self.ax_dir.set_yticks([])
 
     def update(self, true_directions: Tensor, W_dec: Tensor, dead: Tensor | None, logged_steps: Sequence[int],
                loss_history: Tensor, *, title: str = "") -> Figure:
         """Redraw for a newly trained SAE."""
         self.ax_dir.clear()
         draw_sae_directions(self.ax_dir, true_directions, W_dec, dead)
-        self.ax_dir.set_title("decoder rows over true features", fontsize=9)
+        self._dir_title()
         self._set_loss(logged_steps, loss_history, title)
         return self.figure

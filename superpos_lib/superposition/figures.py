@@ -46,7 +46,7 @@ def plot_features_in_2d(
     if W.shape[1] != 2:
         raise ValueError(f"plot_features_in_2d needs d_hidden = 2, got W of shape {tuple(W.shape)}")
     n_inst = W.shape[0]
-    titles = panel_titles(titles, n_inst)
+    titles = panel_titles(titles, n_inst, width=panel_size)
     imp = None if importance is None else torch.as_tensor(importance).expand(n_inst, W.shape[2])
     n_cols = min(n_inst, n_cols or 10)
     n_rows = -(-n_inst // n_cols)
@@ -166,8 +166,7 @@ class ExplorerFrame(Frame):
                 f"n_features, d_hidden and total_steps must be >= 1, got {n_features}, {d_hidden}, {total_steps}"
             )
         self.n_features, self.d_hidden, self.total_steps = n_features, d_hidden, total_steps
-        fig = Figure(figsize=(8.4, 2.8))
-        fig.subplots_adjust(left=0.02, right=0.98, bottom=0.17, top=0.8, wspace=0.28)
+        fig = self._new_figure(2.6)
         self.ax_geo, self.ax_bar, self.ax_loss = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 1.3]})
         self.figure = fig
         zeros = torch.zeros(d_hidden, n_features)
@@ -175,13 +174,18 @@ class ExplorerFrame(Frame):
             draw_features_2d(self.ax_geo, zeros)
             self._lines = self.ax_geo.lines
             self._dots = self.ax_geo.collections[0]
-            self.ax_geo.set_title("feature directions", fontsize=9)
+            self.ax_geo.set_title("feature directions", fontsize=self.FONT)
         else:
             self._gram = draw_gram(self.ax_geo, zeros)
-            self.ax_geo.set_title("WᵀW", fontsize=9)
-        self._bars = draw_norm_bars(self.ax_bar, zeros)
-        self.ax_bar.set_title("‖Wᵢ‖  (colour: superposition)", fontsize=9)
+            self.ax_geo.set_title("WᵀW", fontsize=self.FONT)
+        self._bars = draw_norm_bars(self.ax_bar, zeros, fontsize=self.FONT)
+        self.ax_bar.set_title("‖Wᵢ‖ (colour: superposition)", fontsize=self.FONT)
+        self.ax_bar.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=3))
         self._init_loss(total_steps)
+        self._freeze_layout()
+
+    def _layout_key(self) -> object:
+        return self.d_hidden == 2  # directions or WᵀW
 
     def update(
         self,

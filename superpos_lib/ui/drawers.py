@@ -52,7 +52,7 @@ def draw_gram(ax: Axes, W: Float[Tensor, "d_hidden feats"]) -> matplotlib.image.
     return im
 
 
-def draw_norm_bars(ax: Axes, W: Float[Tensor, "d_hidden feats"]) -> matplotlib.container.BarContainer:
+def draw_norm_bars(ax: Axes, W: Float[Tensor, "d_hidden feats"], *, fontsize: float = 9) -> matplotlib.container.BarContainer:
     """Horizontal bars of ``‖W_i‖`` (feature 0 at the top), coloured by superposition."""
     norms = to_numpy(metrics.feature_norms(W[None])[0])
     sup = to_numpy(metrics.superposition(W[None])[0])
@@ -62,18 +62,19 @@ def draw_norm_bars(ax: Axes, W: Float[Tensor, "d_hidden feats"]) -> matplotlib.c
     ax.set_xlim(0, max(1.2, float(norms.max()) * 1.05))
     ax.axvline(metrics.REPRESENTED, color="0.7", lw=0.6, ls="--")
     ax.set_yticks([])
-    ax.tick_params(axis="x", labelsize=7)
+    ax.tick_params(axis="x", labelsize=fontsize)
     return bars
 
 
-def draw_loss(ax: Axes, steps: Sequence[int], loss: Float[Tensor, "n_logged"], *, total_steps: int | None = None) -> None:
-    """A loss curve on a log scale."""
+def draw_loss(ax: Axes, steps: Sequence[int], loss: Float[Tensor, "n_logged"], *, total_steps: int | None = None,
+              fontsize: float = 9) -> None:
+    """A loss curve on a log scale, its labels at ``fontsize`` points."""
     y = to_numpy(loss)
     ax.plot(list(steps), y, color="C0", lw=1.2)
     if total_steps:
         ax.set_xlim(0, total_steps)
     if len(y) and np.all(y > 0):
         ax.set_yscale("log")
-    ax.set_xlabel("step", fontsize=8)
-    ax.set_ylabel("loss", fontsize=8)
-    ax.tick_params(labelsize=7)
+    ax.set_xlabel("step", fontsize=fontsize)
+    ax.set_ylabel("loss", fontsize=fontsize)
+    ax.tick_params(labelsize=fontsize)

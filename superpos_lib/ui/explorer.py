@@ -163,7 +163,7 @@ class Explorer:
     """False for explorers that only redraw: they compute in the caller's thread."""
 
     def __init__(self, controls: Mapping[str, W.ValueWidget], *, initial: Mapping[str, Any] | None = None,
-                 layout: W.Widget | None = None, frame_interval: float = 0.5, image_width: str = "840px"):
+                 layout: W.Widget | None = None, frame_interval: float = 0.5, image_width: str = "672px"):
         self.frame_interval = check_number(frame_interval, "frame_interval", low=0)
         self.controls = dict(controls)
         initial = dict(initial or {})

@@ -22,6 +22,9 @@ from .style import to_numpy
 
 __all__ = ["Frame"]
 
+_LAYOUTS: dict[tuple[type, object], list] = {}
+"""Each frame class's layout (axes positions) by :meth:`Frame._layout_key`, computed once."""
+
 
 class Frame:
     """A figure that an explorer redraws in place: PNG export, a title, an optional loss panel.
@@ -33,19 +36,71 @@ class Frame:
     figure: Figure
     ax_loss: Axes
 
+    DPI = 100
+    """Pixels per inch of the exported PNG. Frames are :attr:`WIDTH` inches wide, so the PNG is
+    672 px wide, the width of the site's page, where it is shown one to one (as in a kernel's
+    explorer, up to its ``image_width``): text of :attr:`FONT` points is then 12.5 px, 9 pt at the
+    browser's 96 px per inch."""
+    WIDTH = 6.72
+    """Every frame's width in inches."""
+    FONT = 9
+    """The smallest text of a frame, in points."""
+    TITLE_FONT = 10
+    """The frame's title (:attr:`title`), in points."""
+    TITLE_LINES = 1
+    """Lines of title the layout leaves room for."""
+
+    def _new_figure(self, height: float) -> Figure:
+        """An empty figure :attr:`WIDTH` wide, laid out by :meth:`_freeze_layout` once it is built."""
+        return Figure(figsize=(self.WIDTH, height), layout="constrained")
+
+    def _layout_key(self) -> object:
+        """What the layout of a frame of this class depends on (frames with equal keys share one)."""
+        return None
+
+    def _freeze_layout(self) -> None:
+        """Lay the built figure out once (constrained layout) and keep that layout for every redraw.
+
+        A live frame then costs no layout, and nothing moves from frame to frame. The title (if
+        any) is laid out with :attr:`TITLE_LINES` lines and the loss axis (if any) with its widest
+        tick labels. The layout is computed once per class and :meth:`_layout_key`, then reused:
+        an explorer that builds a frame per shape pays for one layout, not one per shape.
+        """
+        key = (type(self), self._layout_key())
+        if key in _LAYOUTS:
+            for ax, position in zip(self.figure.axes, _LAYOUTS[key]):
+                ax.set_position(position)
+        else:
+            title = getattr(self, "_title", None)
+            if title is not None:
+                title.set_text("\n".join(["Ag"] * self.TITLE_LINES))
+            ylim = self.ax_loss.get_ylim() if hasattr(self, "_loss_line") else None
+            if ylim is not None:
+                self.ax_loss.set_ylim(1e-5, 1.0)  # the loss axis' widest tick labels
+            self.figure.draw_without_rendering()
+            if title is not None:
+                title.set_text("")
+            if ylim is not None and min(ylim) > 0:
+                self.ax_loss.set_ylim(ylim)
+            _LAYOUTS[key] = [ax.get_position(original=True) for ax in self.figure.axes]
+        # no layout engine at all: with one (even "none"), every savefig would draw twice
+        with matplotlib.rc_context({"figure.autolayout": False, "figure.constrained_layout.use": False}):
+            self.figure.set_layout_engine(None)
+
     def _init_title(self) -> None:
-        self._title = self.figure.suptitle("", fontsize=10)
+        self._title = self.figure.suptitle("", fontsize=self.TITLE_FONT)
 
     def _init_loss(self, total_steps: int, title: str = "training loss (lowest-loss seed)") -> None:
         """Set up :attr:`ax_loss` as a log-scale loss curve that :meth:`_set_loss` redraws."""
-        draw_loss(self.ax_loss, [], torch.zeros(0), total_steps=total_steps)
+        draw_loss(self.ax_loss, [], torch.zeros(0), total_steps=total_steps, fontsize=self.FONT)
         self._loss_line = self.ax_loss.lines[0]
         self.ax_loss.set_yscale("log")
         self.ax_loss.yaxis.set_major_locator(matplotlib.ticker.LogLocator(numticks=4))
         self.ax_loss.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        self.ax_loss.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=4))
         # plain-text tick labels: the default log labels are typeset as mathtext, slow to redraw
         self.ax_loss.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:.2g}"))
-        self.ax_loss.set_title(title, fontsize=9)
+        self.ax_loss.set_title(title, fontsize=self.FONT)
         self._init_title()
 
     def _set_loss(self, logged_steps: Sequence[int], loss_history: Tensor, title: str) -> None:
@@ -61,8 +116,8 @@ class Frame:
         """The figure's title as drawn."""
         return self._title.get_text()
 
-    def png(self, dpi: int = 80) -> bytes:
-        """The current frame as PNG bytes.
+    def png(self, dpi: int | None = None) -> bytes:
+        """The current frame as PNG bytes, at :attr:`DPI` unless given.
 
         Titles stay where they were first placed: matplotlib would otherwise re-measure every
         tick label to place each title on every redraw, a good part of a live frame's cost.
@@ -71,5 +126,5 @@ class Frame:
             if ax._autotitlepos:
                 ax._autotitlepos = False
         buf = io.BytesIO()
-        self.figure.savefig(buf, format="png", dpi=dpi)
+        self.figure.savefig(buf, format="png", dpi=dpi or self.DPI)
         return buf.getvalue()

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import matplotlib
@@ -57,10 +58,18 @@ def rgb(colour: Sequence[float] | np.ndarray) -> str:
     return f"rgb({r},{g},{b})"
 
 
-def panel_titles(titles: Sequence[str] | None, n: int) -> list[str]:
-    """One title per panel (empty when ``titles`` is ``None``); ``ValueError`` on a length mismatch."""
+def panel_titles(titles: Sequence[str] | None, n: int, *, width: float | None = None, fontsize: float = 9) -> list[str]:
+    """One title per panel (empty when ``titles`` is ``None``); ``ValueError`` on a length mismatch.
+
+    Given the panels' ``width`` in inches, each line of a title that would be wider at
+    ``fontsize`` points is wrapped at spaces (a title is not cut off by the figure's edge nor
+    drawn over its neighbour's).
+    """
     if titles is None:
         return [""] * n
     if len(titles) != n:
         raise ValueError(f"titles has {len(titles)} entries for {n} instances")
-    return list(titles)
+    if width is None:
+        return list(titles)
+    chars = max(8, int(width * 72 / (0.6 * fontsize)))  # DejaVu Sans: at most about 0.6 em a character
+    return ["\n".join(textwrap.fill(line, chars) for line in title.split("\n")) for title in titles]

@@ -6,7 +6,7 @@ import pytest
 import torch
 from matplotlib.text import Text
 
-from conftest import bad_input
+from conftest import assert_readable, bad_input
 from superpos_lib import decomposition
 from superpos_lib.decomposition import DecompositionExplorer
 from superpos_lib.metrics import LossTerms
@@ -39,9 +39,7 @@ def test_decomposition_frame_updates_bars():
     assert [t.get_text() for t in frame.ax_loss.get_yticklabels()] == list(frame.names)
     tips = [label.get_position() for label in frame._labels]   # each feature's number beyond its tip
     assert tips[0][0] > 1.0 and tips[1][0] < -1.0 and tips[2][1] > 1.0
-    fig.canvas.draw()
-    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text()]
-    assert min(sizes) >= decomposition.figures.FRAME_FONT >= 11, "the frame is exported at 80 dpi"
+    assert_readable(fig, dpi=frame.DPI)  # exported at its own dpi, shown one to one
     for static in (decomposition.plot_interference_vs_angle(), decomposition.plot_loss_terms(["a"], LossTerms(
             torch.ones(1), torch.zeros(1), torch.zeros(1)))):
         static.canvas.draw()

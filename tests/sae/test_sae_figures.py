@@ -69,7 +69,7 @@ def test_frontier_density_and_splitting_figures():
                                         baselines={"pca": (64.0, 0.01)}, true_l0=5)
     ax = fig.axes[0]
     assert ax.get_xscale() == "log" and list(ax.lines[0].get_xdata()) == [2.0, 5.0]
-    assert {t.get_text() for t in ax.get_legend().get_texts()} == {"topk", "pca"}
+    assert {t.get_text() for t in ax.get_legend().get_texts()} == {"topk", "pca", "true L0 (5)"}
     fig = S.plot_density_histograms({"relu_l1": torch.tensor([0.0, 0.01, 0.02, 0.5])})
     assert fig.axes[0].get_legend().get_texts()[0].get_text() == "relu_l1 (1 dead)"
     fig = S.plot_feature_splitting([64, 128, 256], 128, [0.8, 0.99, 0.99], [0.5, 0.98, 0.97], [0.5, 1.0, 1.6])

@@ -1,0 +1,421 @@
+"""Every figure the book shows is readable as the site shows it, with nothing cut off or drawn over.
+
+The site shows a chapter's figure at most 672 CSS px wide; static figures are drawn at 100 dpi
+(wider ones are shrunk to fit) and the explorers' frames are exported at :attr:`Frame.DPI`
+and shown one to one. Each figure below is built as its chapter builds it (the chapter's
+arguments and shapes, small random tensors), then every text must be at least 9 pt as
+displayed (``assert_readable``) and the layout clean (``assert_laid_out``). Frames are checked
+in several states, the widest readouts and titles their explorers draw included. Plotly
+figures (the sliders of the static site) must ask for no font under 12 px.
+
+``python tests/ui/test_readable.py OUT`` saves every figure as a PNG at the site's size.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # conftest, also when run as a script
+from conftest import MIN_TEXT_PX, SITE_FIGURE_PX, assert_laid_out, assert_readable  # noqa: E402
+
+from superpos_lib import decomposition, features, metrics, phases, privileged  # noqa: E402
+from superpos_lib import sae as S  # noqa: E402
+from superpos_lib import superposition as sup  # noqa: E402
+from superpos_lib.data import importance_decay, log_densities  # noqa: E402
+from superpos_lib.ui import Frame, toy_model_title  # noqa: E402
+
+TOPICS = ("features", "privileged", "superposition", "decomposition", "phases", "sae")
+
+
+def _g(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _unit_rows(n: int, d: int, seed: int = 0) -> torch.Tensor:
+    v = torch.randn(n, d, generator=_g(seed))
+    return v / v.norm(dim=1, keepdim=True)
+
+
+# -- static figures, as the chapters call them --------------------------------------------------
+def _readout_scatter():  # chapter 1
+    x = torch.rand(2000, 5, generator=_g())
+    return features.plot_readout_scatter(x, x + 0.05 * torch.randn(2000, 5, generator=_g(1)),
+                                         r2=[1.0, 1.0, 1.0, 0.999, 0.012],
+                                         titles=["x1 from r", "x2 from r", "x3 from r", "x1 from z", "x2 from z"])
+
+
+DENSITIES2 = torch.tensor([0.75, 0.35, 0.15, 0.1, 0.06, 0.02, 0.01])
+
+
+def _neuron_weights_three():  # chapter 2
+    return privileged.plot_neuron_weights(torch.randn(3, 5, 10, generator=_g()), importance=importance_decay(10, 0.75),
+                                          titles=["linear hidden layer", "... rotated: same loss", "neuron model"])
+
+
+def _neuron_weights_sweep():
+    return privileged.plot_neuron_weights(torch.randn(7, 5, 10, generator=_g()), importance=importance_decay(10, 0.75),
+                                          titles=[f"1 − S = {p:g}" for p in DENSITIES2.tolist()], n_cols=4)
+
+
+def _alignment_vs_density():
+    a = torch.rand(7, 8, generator=_g())
+    return privileged.plot_alignment_vs_density(DENSITIES2, a, a.sqrt(), d_hidden=5,
+                                                best=torch.randint(0, 8, (7,), generator=_g()))
+
+
+DENSITIES20 = torch.tensor([1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001])
+INTRO_TITLES = [f"1 − S = {p:.3g}" for p in log_densities(10, 0.05).tolist()]
+
+
+def _superposition_linear_vs_relu():  # chapter 3
+    return sup.plot_superposition(torch.randn(4, 5, 20, generator=_g()), panel_width=1.35,
+                                  titles=["linear\n1 − S = 1", "linear\n1 − S = 0.01", "ReLU\n1 − S = 1", "ReLU\n1 − S = 0.01"])
+
+
+def _features_in_2d_intro():
+    return sup.plot_features_in_2d(torch.randn(10, 2, 5, generator=_g()), importance=importance_decay(5, 0.9),
+                                   titles=INTRO_TITLES, n_cols=5, panel_size=1.3)
+
+
+def _superposition_intro():
+    return sup.plot_superposition(torch.randn(10, 2, 5, generator=_g()), titles=INTRO_TITLES, n_cols=5, panel_width=1.05)
+
+
+def _superposition_big():
+    return sup.plot_superposition(torch.randn(7, 5, 20, generator=_g()), titles=[f"1 − S = {p:g}" for p in DENSITIES20.tolist()],
+                                  n_cols=4, panel_width=1.35)
+
+
+def _represented_vs_density():
+    per_seed = torch.randint(4, 14, (7, 6), generator=_g())
+    return sup.plot_represented_vs_density(DENSITIES20, per_seed.max(1).values, d_hidden=5, n_features=20,
+                                           per_seed=per_seed, label="lowest-loss seed")
+
+
+def _explorer_frame_function():
+    return sup.plot_explorer_frame(torch.randn(2, 5, generator=_g()), importance_decay(5, 0.9), list(range(0, 1000, 25)),
+                                   torch.logspace(-1, -3, 40), total_steps=1000, title=toy_model_title(
+                                       {"density": 0.05, "importance_decay": 0.9, "n_features": 5, "d_hidden": 2}))
+
+
+def _features_in_2d_one():  # chapter 8
+    return sup.plot_features_in_2d(torch.randn(1, 2, 5, generator=_g()), titles=["the trained model's five features"])
+
+
+def _superposition_octahedron():  # chapter 4
+    return sup.plot_superposition(torch.randn(3, 3, 6, generator=_g()), titles=["p = 0.1", "p = 0.03", "p = 0.01"])
+
+
+def _loss_terms():
+    d = torch.tensor([1.0, 0.3, 0.1, 0.03, 0.01])
+    terms = metrics.LossTerms(benefit=0.1 * d, interference=0.02 * d**2, bias=0.001 * d)
+    return decomposition.plot_loss_terms([f"{v:.2g}" for v in d], terms, measured=0.12 * d,
+                                         xlabel="feature density p of the trained linear model")
+
+
+def _phase_grid(n_features: int) -> phases.PhaseGrid:
+    r, p = torch.logspace(-1, 1, 20), torch.logspace(0, -2, 20)
+    pp, rr = torch.meshgrid(p, r, indexing="ij")
+    analytic = phases.analytic_phase(rr, pp)
+    labels = analytic.clone()
+    labels[::7, ::5] = 0
+    cells = 400
+    return phases.PhaseGrid(r, p, labels, analytic, torch.zeros(cells, 1, n_features), torch.zeros(cells, n_features),
+                            torch.zeros(cells), n_seeds=4, seconds=1.0)
+
+
+def _phase_diagrams():  # chapter 5
+    return phases.plot_phase_diagrams(_phase_grid(2), title="two features in one dimension (n = 2, m = 1)")
+
+
+def _phase_diagrams_three():
+    return phases.plot_phase_diagrams(_phase_grid(3), boundary=False, title="three features in two dimensions (n = 3, m = 2)")
+
+
+def _optimum(p: torch.Tensor) -> phases.ExactOptimum:
+    p = p.double()
+    lopsided = p > 0.72
+    w0 = torch.where(lopsided, 0.93, 1.0 - 0.3 * p)
+    w1 = torch.where(lopsided, -0.4, -(1.0 - 0.3 * p))
+    W = torch.stack([w0, w1], -1)[:, None, :]
+    loss = phases.candidate_losses(1.0, p).min(-1).values * torch.where(lopsided, 0.998, 0.98)
+    return phases.ExactOptimum(p, torch.ones_like(p), loss, W, torch.zeros(len(p), 2), torch.zeros_like(p))
+
+
+def _candidate_losses():
+    p = torch.logspace(-1, 0, 24)
+    trained = phases.candidate_losses(1.0, p.double()).min(-1).values * 1.01
+    return phases.plot_candidate_losses(1.0, p, trained=trained, optimum=_optimum(torch.logspace(-1, 0, 70)))
+
+
+def _candidate_losses_plain():
+    return phases.plot_candidate_losses(1.0, torch.logspace(-1, 0, 24))
+
+
+def _kgon_dynamics():
+    steps = torch.arange(0, 16_001, 10)
+    t = steps.double()
+    levels = {k: g.loss for k, g in {k: phases.optimal_kgon(k, 6) for k in range(7)}.items()}
+    loss = levels[6] + (levels[0] - levels[6]) * torch.exp(-t / 1500)
+    loss = torch.stack([loss] * 8, 1)
+    grow = (1 - torch.exp(-t / 2000))[:, None, None, None]
+    angles = torch.arange(6) * (2 * np.pi / 6)
+    W = grow * torch.stack([angles.cos(), angles.sin()])[None, None] * 1.2 + 0.002
+    traj = phases.Trajectory(steps, W.expand(-1, 8, -1, -1).float(), torch.zeros(len(steps), 8, 6), loss.float())
+    dwell = phases.Dwell(0, {k: 100.0 for k in levels}, {k: 80.0 for k in levels}, tau=1500.0)
+    return phases.plot_kgon_dynamics(traj, 0, levels, dwell=dwell)
+
+
+def _sae_directions():  # chapter 8
+    true = _unit_rows(5, 2)
+    panels = [_unit_rows(5, 2, seed) for seed in range(6)]
+    deads = [torch.tensor([False, False, False, False, seed % 2 == 1]) for seed in range(6)]
+    titles = [f"{kind}, SAE {i}\nMMCS 0.{990 - i}" for kind in ("relu_l1", "topk", "jumprelu") for i in (0, 3)]
+    return S.plot_sae_directions(true, panels, deads, titles, ncols=2)
+
+
+def _l0_fvu_frontier():
+    l0 = {"relu_l1": [9.1, 7.2, 5.3, 3.9], "topk": [2.0, 3.0, 5.0, 8.0], "jumprelu": [12.0, 6.0, 4.0, 2.5]}
+    frontier = {k: (torch.tensor(v), torch.tensor([0.4, 0.2, 0.05, 0.01][:: (1 if k != "topk" else -1)])) for k, v in l0.items()}
+    return S.plot_l0_fvu_frontier(frontier, dense_fvu=torch.linspace(1, 0, 65)[1:], true_l0=5)
+
+
+def _recovery_heatmaps():
+    heat = {"MMCS": torch.rand(3, 3, generator=_g()), "matched MMCS": torch.rand(3, 3, generator=_g(1))}
+    return S.plot_recovery_heatmaps(heat, [64, 128, 256], [0.03, 0.1, 0.3], n_features=128)
+
+
+def _feature_splitting():
+    return S.plot_feature_splitting([64, 128, 256], 128, [0.95, 0.97, 0.98], [0.61, 0.9, 0.7], [0.5, 1.0, 1.8])
+
+
+def _density_histograms():
+    dens = {kind: torch.cat([torch.zeros(10), torch.rand(118, generator=_g(k)) ** 6])
+            for k, kind in enumerate(("relu_l1", "topk", "jumprelu"))}
+    return S.plot_density_histograms(dens)
+
+
+FIGURES = {
+    "features.plot_readout_scatter": _readout_scatter,
+    "privileged.plot_neuron_weights (three models)": _neuron_weights_three,
+    "privileged.plot_neuron_weights (sweep)": _neuron_weights_sweep,
+    "privileged.plot_alignment_vs_density": _alignment_vs_density,
+    "superposition.plot_superposition (linear vs ReLU)": _superposition_linear_vs_relu,
+    "superposition.plot_features_in_2d (intro)": _features_in_2d_intro,
+    "superposition.plot_superposition (intro)": _superposition_intro,
+    "superposition.plot_superposition (n = 20)": _superposition_big,
+    "superposition.plot_represented_vs_density": _represented_vs_density,
+    "superposition.plot_explorer_frame": _explorer_frame_function,
+    "superposition.plot_features_in_2d (one model)": _features_in_2d_one,
+    "superposition.plot_superposition (octahedron)": _superposition_octahedron,
+    "decomposition.plot_loss_terms": _loss_terms,
+    "decomposition.plot_interference_vs_angle": decomposition.plot_interference_vs_angle,
+    "phases.plot_phase_diagrams (n = 2)": _phase_diagrams,
+    "phases.plot_phase_diagrams (n = 3)": _phase_diagrams_three,
+    "phases.plot_candidate_losses (with the optimum)": _candidate_losses,
+    "phases.plot_candidate_losses (alone)": _candidate_losses_plain,
+    "phases.plot_kgon_dynamics": _kgon_dynamics,
+    "sae.plot_sae_directions": _sae_directions,
+    "sae.plot_l0_fvu_frontier": _l0_fvu_frontier,
+    "sae.plot_recovery_heatmaps": _recovery_heatmaps,
+    "sae.plot_feature_splitting": _feature_splitting,
+    "sae.plot_density_histograms": _density_histograms,
+}
+
+
+# -- explorer frames, each in the states its explorer draws --------------------------------------
+def _loss_curve(low: float, high: float, n: int = 40) -> tuple[list[int], torch.Tensor]:
+    return list(range(0, 25 * n, 25)), torch.logspace(np.log10(high), np.log10(low), n)
+
+
+def _composition_frames():
+    frame = features.CompositionFrame(3, 3)
+    demo = features.CompositionDemo.make(n_samples=500)
+    for x in ([0.35, 0.6, 0.8], [0.99, 0.99, 0.99], [0.0, 0.0, 0.0]):
+        yield frame.update(*demo.read(torch.tensor(x)))
+
+
+def _toy_title(n: int, m: int, density: float, training: bool) -> str:
+    s = {"density": density, "importance_decay": 0.95, "n_features": n, "d_hidden": m, "relu": True}
+    return toy_model_title(s) + ("   (training: step 1000/1000)" if training else "   (loss 0.0001234)")
+
+
+def _toy_frames(frame_class, shapes):
+    for n, m in shapes:
+        frame = frame_class(n, m, 1000)
+        for W, (low, high), density, training in (
+            (torch.randn(m, n, generator=_g()), (1e-3, 0.2), 0.001, True),
+            (1.4 * torch.randn(m, n, generator=_g(1)), (2e-6, 0.9), 0.123, False),
+        ):
+            steps, loss = _loss_curve(low, high)
+            yield frame.update(W, importance_decay(n, 0.95), steps, loss, title=_toy_title(n, m, density, training))
+
+
+def _neuron_frames():  # the neuron explorer: n = 10, m = 5 by default; sliders up to 20 and 10
+    yield from _toy_frames(privileged.NeuronFrame, [(10, 5), (20, 10), (2, 1)])
+
+
+def _superposition_frames():  # n = 5, m = 2 by default (2-D directions); WᵀW when m != 2
+    yield from _toy_frames(sup.ExplorerFrame, [(5, 2), (20, 10), (20, 2)])
+
+
+def _decomposition_frames():
+    frame = decomposition.DecompositionFrame(3)
+    for angles, lengths, values, p in (
+        ((0, 150, 250), (1, 1, 1), [0.1234, 0.0456, 0.169, 0.0789], 0.1),
+        ((0, 40, 80), (1.5, 1.5, 1.5), [0.0012, 1.234, 1.235, 0.987], 0.01),
+        ((0, 120, 240), (0, 0, 0), [0.3333, 0.0, 0.3333, 0.3333], 1.0),
+    ):
+        a = torch.deg2rad(torch.tensor(angles, dtype=torch.float32))
+        W = torch.stack([a.cos(), a.sin()]) * torch.tensor(lengths, dtype=torch.float32)
+        yield frame.update(W, values, title=f"p = {p:.3g}:  linear loss {values[2]:.4f},  ReLU loss {values[3]:.4f}")
+
+
+def _phase_frames():
+    r_grid, p_grid = torch.logspace(-1, 1, 81), torch.logspace(-2, 0, 81)
+    pp, rr = torch.meshgrid(p_grid, r_grid, indexing="ij")
+    frame = phases.PhaseFrame(r_grid, p_grid, phases.analytic_phase(rr, pp))
+    for r, p, W, label, predicted in ((1.0, 0.3, [[1.0, -1.0]], 2, 2), (0.1, 0.01, [[1.2, 0.0]], 0, 2),
+                                      (10.0, 1.0, [[0.0, -1.4]], 1, 1)):
+        cands = phases.candidate_losses(r, p).float()
+        verdict = ", as the analysis predicts" if label == predicted else f" (analysis: {phases.SOLUTIONS[predicted]})"
+        yield frame.update(r, p, torch.tensor(W), label, cands, float(cands.min()) * 1.02,
+                           title=f"r = {r:.3g}, p = {p:.3g}: extra feature → {phases.SOLUTIONS[label]}{verdict}")
+
+
+def _sae_frames():
+    frame = S.SAEFrame(600)
+    true = _unit_rows(5, 2)
+    for d, dead, title in ((5, 1, "relu_l1, λ = 0.3, 5 latents"), (16, 6, "jumprelu, λ = 0.00123, 16 latents")):
+        steps, loss = _loss_curve(1e-4, 0.5)
+        yield frame.update(true, _unit_rows(d, 2, 1), torch.arange(d) < dead, steps, loss,
+                           title=f"{title}\nMMCS 0.123, matched 0.456, L0 12.34, FVU 0.123, dead {dead}")
+
+
+FRAMES = {
+    "features.CompositionFrame": _composition_frames,
+    "privileged.NeuronFrame": _neuron_frames,
+    "superposition.ExplorerFrame": _superposition_frames,
+    "decomposition.DecompositionFrame": _decomposition_frames,
+    "phases.PhaseFrame": _phase_frames,
+    "sae.SAEFrame": _sae_frames,
+}
+
+
+# -- plotly figures ------------------------------------------------------------------------------
+def _readout_sweep():
+    demo = features.CompositionDemo.make(n_samples=500)
+    values = [round(0.1 * k, 1) for k in range(10)]
+    sweep = [demo.read(torch.tensor([0.35, v, 0.8]))[1] for v in values]
+    return features.plot_readout_sweep({name: torch.stack([s[name] for s in sweep]) for name in sweep[0]},
+                                       [f"x2 = {v}" for v in values], feature_names=["x1", "x2", "x3"])
+
+
+def _neuron_sweep():
+    return privileged.plot_neuron_sweep(torch.randn(7, 5, 10, generator=_g()), [f"1 − S = {p:g}" for p in DENSITIES2.tolist()],
+                                        importance=importance_decay(10, 0.75))
+
+
+def _features_sweep():
+    return sup.plot_features_sweep(torch.randn(10, 2, 5, generator=_g()), INTRO_TITLES, importance=importance_decay(5, 0.9))
+
+
+PLOTLY = {
+    "features.plot_readout_sweep": _readout_sweep,
+    "privileged.plot_neuron_sweep": _neuron_sweep,
+    "superposition.plot_features_sweep": _features_sweep,
+}
+
+
+def plotly_font_sizes(fig) -> dict[str, float]:
+    """Every font size a plotly figure asks for (``path → px``), with plotly's defaults where
+    the figure sets none: 12 px for text, 16 px for subplot titles (annotations that set none
+    inherit the layout's font)."""
+    layout = fig.to_plotly_json()["layout"]
+    base = (layout.get("font") or {}).get("size") or 12
+    sizes = {"layout.font": base}
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key.endswith("font") and isinstance(value, dict) and value.get("size") is not None:
+                    sizes[f"{path}.{key}"] = value["size"]
+                walk(value, f"{path}.{key}")
+        elif isinstance(node, (list, tuple)):
+            for i, value in enumerate(node):
+                walk(value, f"{path}[{i}]")
+
+    walk({k: v for k, v in layout.items() if k != "template"}, "layout")
+    for i, trace in enumerate(fig.data):
+        walk(trace.to_plotly_json(), f"data[{i}]")
+    return sizes
+
+
+# -- the tests -----------------------------------------------------------------------------------
+def _public(kind: str) -> set[str]:
+    found = set()
+    for topic in TOPICS:
+        module = importlib.import_module(f"superpos_lib.{topic}")
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if kind == "plot" and name.startswith("plot_") and inspect.isfunction(obj):
+                found.add(f"{topic}.{name}")
+            if kind == "frame" and inspect.isclass(obj) and issubclass(obj, Frame):
+                found.add(f"{topic}.{name}")
+    return found
+
+
+def test_every_figure_and_frame_is_checked():
+    checked = {name.split(" ")[0] for name in [*FIGURES, *PLOTLY]}
+    assert _public("plot") <= checked, f"add to FIGURES or PLOTLY: {sorted(_public('plot') - checked)}"
+    assert _public("frame") <= set(FRAMES), f"add to FRAMES: {sorted(_public('frame') - set(FRAMES))}"
+
+
+@pytest.mark.parametrize("name", FIGURES)
+def test_static_figure_is_readable_and_laid_out(name):
+    fig = FIGURES[name]()
+    width = fig.get_size_inches()[0] * 100
+    assert_readable(fig, dpi=100)
+    assert_laid_out(fig, dpi=100)
+    assert width <= SITE_FIGURE_PX + 1e-6, f"{width:.0f} px wide: the site shrinks it to {SITE_FIGURE_PX}"
+
+
+@pytest.mark.parametrize("name", FRAMES)
+def test_explorer_frame_is_readable_and_laid_out(name):
+    for fig in FRAMES[name]():
+        width = fig.get_size_inches()[0] * Frame.DPI
+        assert width == pytest.approx(SITE_FIGURE_PX), "frames fill the page's width, shown one to one"
+        assert_readable(fig, dpi=Frame.DPI)
+        assert_laid_out(fig, dpi=Frame.DPI)
+
+
+@pytest.mark.parametrize("name", PLOTLY)
+def test_plotly_fonts_are_readable(name):
+    small = {path: size for path, size in plotly_font_sizes(PLOTLY[name]()).items() if size < MIN_TEXT_PX}
+    assert not small, f"fonts below {MIN_TEXT_PX} px: {small}"
+
+
+def save_all(out: Path) -> None:
+    """Every figure as the site shows it: static figures at 100 dpi, frames at their export dpi."""
+    import io
+
+    out.mkdir(parents=True, exist_ok=True)
+    for name, build in FIGURES.items():
+        fig = build()
+        fig.savefig(out / f"{name.replace(' ', '_')}.png", dpi=100, bbox_inches="tight")
+    for name, build in FRAMES.items():
+        for k, fig in enumerate(build()):
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=Frame.DPI)
+            (out / f"{name}_{k}.png").write_bytes(buf.getvalue())
+
+
+if __name__ == "__main__":
+    save_all(Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/figs"))
