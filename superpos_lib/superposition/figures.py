@@ -184,9 +184,6 @@ class ExplorerFrame(Frame):
         self._init_loss(total_steps)
         self._freeze_layout()
 
-    def _layout_key(self) -> object:
-        return self.d_hidden == 2  # directions or WᵀW
-
     def update(
         self,
         W: Float[Tensor, "d_hidden feats"],

@@ -22,8 +22,8 @@ from .style import to_numpy
 
 __all__ = ["Frame"]
 
-_LAYOUTS: dict[tuple[type, object], list] = {}
-"""Each frame class's layout (axes positions) by :meth:`Frame._layout_key`, computed once."""
+_LAYOUTS: dict[type, list] = {}
+"""Each frame class's layout (its axes' positions), computed once."""
 
 
 class Frame:
@@ -54,19 +54,16 @@ class Frame:
         """An empty figure :attr:`WIDTH` wide, laid out by :meth:`_freeze_layout` once it is built."""
         return Figure(figsize=(self.WIDTH, height), layout="constrained")
 
-    def _layout_key(self) -> object:
-        """What the layout of a frame of this class depends on (frames with equal keys share one)."""
-        return None
-
     def _freeze_layout(self) -> None:
         """Lay the built figure out once (constrained layout) and keep that layout for every redraw.
 
         A live frame then costs no layout, and nothing moves from frame to frame. The title (if
         any) is laid out with :attr:`TITLE_LINES` lines and the loss axis (if any) with its widest
-        tick labels. The layout is computed once per class and :meth:`_layout_key`, then reused:
-        an explorer that builds a frame per shape pays for one layout, not one per shape.
+        tick labels. The layout is computed for the first frame of a class and reused for the
+        others: an explorer that builds a frame per shape pays for one layout, not one per shape
+        (a class whose layout depended on more than its class would need a key here).
         """
-        key = (type(self), self._layout_key())
+        key = type(self)
         if key in _LAYOUTS:
             for ax, position in zip(self.figure.axes, _LAYOUTS[key]):
                 ax.set_position(position)

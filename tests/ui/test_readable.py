@@ -248,22 +248,23 @@ def _toy_title(n: int, m: int, density: float, training: bool) -> str:
 
 
 def _toy_frames(frame_class, shapes):
-    for n, m in shapes:
+    states = (  # training and done; small and large weights; short and long loss ranges
+        (lambda m, n: torch.randn(m, n, generator=_g()), (1e-3, 0.2), 0.001, True),
+        (lambda m, n: 1.4 * torch.randn(m, n, generator=_g(1)), (2e-6, 0.9), 0.123, False),
+    )
+    for k, (n, m) in enumerate(shapes):
         frame = frame_class(n, m, 1000)
-        for W, (low, high), density, training in (
-            (torch.randn(m, n, generator=_g()), (1e-3, 0.2), 0.001, True),
-            (1.4 * torch.randn(m, n, generator=_g(1)), (2e-6, 0.9), 0.123, False),
-        ):
-            steps, loss = _loss_curve(low, high)
-            yield frame.update(W, importance_decay(n, 0.95), steps, loss, title=_toy_title(n, m, density, training))
+        W, (low, high), density, training = states[k % 2]
+        steps, loss = _loss_curve(low, high)
+        yield frame.update(W(m, n), importance_decay(n, 0.95), steps, loss, title=_toy_title(n, m, density, training))
 
 
 def _neuron_frames():  # the neuron explorer: n = 10, m = 5 by default; sliders up to 20 and 10
-    yield from _toy_frames(privileged.NeuronFrame, [(10, 5), (20, 10), (2, 1)])
+    yield from _toy_frames(privileged.NeuronFrame, [(10, 5), (20, 10), (2, 1), (10, 5)])
 
 
 def _superposition_frames():  # n = 5, m = 2 by default (2-D directions); WᵀW when m != 2
-    yield from _toy_frames(sup.ExplorerFrame, [(5, 2), (20, 10), (20, 2)])
+    yield from _toy_frames(sup.ExplorerFrame, [(20, 10), (5, 2), (20, 2), (5, 2)])  # one layout for both kinds
 
 
 def _decomposition_frames():
