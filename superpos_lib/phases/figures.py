@@ -157,7 +157,9 @@ class PhaseFrame(Frame):
         draw_phase_diagram(self.ax_dia, r_grid, p_grid, analytic, boundary=True, fontsize=self.FONT)
         self.ax_dia.set_xlabel("relative importance r", fontsize=self.FONT)
         self.ax_dia.set_ylabel("density p", fontsize=self.FONT)
-        (self._marker,) = self.ax_dia.plot([1], [0.1], "o", ms=9, mec="k", mew=1.5)
+        for axis in (self.ax_dia.xaxis, self.ax_dia.yaxis):  # plain text: mathtext ticks are slow to redraw
+            axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        (self._marker,) = self.ax_dia.plot([1], [0.1], "o", ms=9, mec="k", mew=1.5, clip_on=False)  # whole at a corner
         self.ax_dia.set_title("analytic phase diagram", fontsize=self.FONT)
         self._w = self.ax_w.bar([0, 1], [0, 0], color=["0.45", "C1"])
         self.ax_w.axhline(0, color="0.3", lw=0.6)
