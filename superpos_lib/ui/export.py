@@ -92,7 +92,7 @@ def _named(figures: object) -> list[tuple[str, Any]]:
         pairs = [(_slug(_title(f)) if is_figure(f) else "", f) for f in figs]
         pairs = [(stem or f"figure-{k + 1:0{width}d}", f) for k, (stem, f) in enumerate(pairs)]
     else:
-        raise ValueError("figures must be a figure, a sequence of figures or a mapping from "
+        raise ValueError("figures must be a figure, a sequence of figures or a mapping from "  # noqa: TRY004
                          f"names to figures, got {type(figures).__name__}")
     if not pairs:
         raise ValueError("figures is empty: nothing to export")
@@ -286,7 +286,7 @@ def figures_in(outputs: Mapping[int, Any]) -> dict[str, Any]:
     is named ``cell-<count>`` (and its title, if it has one). Other results are left out.
     """
     if not isinstance(outputs, Mapping):
-        raise ValueError(f"outputs must be a mapping from execution counts to results (IPython's Out), "
+        raise ValueError(f"outputs must be a mapping from execution counts to results (IPython's Out), "  # noqa: TRY004
                          f"got {type(outputs).__name__}")
     found: dict[str, Any] = {}
     keys = sorted(outputs, key=lambda k: (not isinstance(k, int), str(k) if not isinstance(k, int) else k))
