@@ -116,12 +116,13 @@ def angular_gaps(W: Float[Tensor, "inst 2 feats"], threshold: float = REPRESENTE
 
 
 def dense_optimal_loss(importance: Float[Tensor, "feats"] | Float[Tensor, "inst feats"], d_hidden: int) -> Tensor:
-    """Loss of the best model on dense features (``p = 1``, ``x_i ~ U[0, 1)``).
+    """Loss on dense features (``p = 1``, ``x_i ~ U[0, 1)``) of keeping the ``m = d_hidden``
+    most important features exactly and predicting each other feature by its mean through the
+    bias, paying its variance ``1/12``: ``L = (1/n) Σ_{dropped i} I_i / 12``.
 
-    With every feature always present there is nothing to gain from superposition: the model
-    keeps the ``m = d_hidden`` most important features exactly and predicts each other feature by
-    its mean through the bias, paying its variance ``1/12``:
-    ``L = (1/n) Σ_{dropped i} I_i / 12``.
+    An upper bound on the dense optimum, not the optimum itself: a lopsided model that gives a
+    dropped feature a little of a dimension does very slightly better (``n = 2, m = 1``:
+    ``0.041627`` against ``1/24 = 0.041667``, chapter 3).
     """
     check_positive_int(d_hidden, "d_hidden")
     imp_t = torch.as_tensor(importance, dtype=torch.float32)

@@ -34,3 +34,25 @@ def test_every_explorer_as_widgets_name():
     for name in ("SuperpositionExplorer", "NeuronExplorer", "CompositionExplorer", "DecompositionExplorer",
                  "PhaseExplorer", "SAEExplorer"):
         assert getattr(sp.widgets, name) in sp.widgets.EXPLORERS, name
+
+
+def test_exercise_names():
+    ex = sp.exercises
+    assert callable(ex.check) and callable(ex.stub_function) and issubclass(ex.ExerciseFailed, AssertionError)
+    for name in ("show", "learner_notebook", "solved_notebook", "write_learner_notebooks"):
+        assert callable(getattr(ex, name)), name
+    for name in ("cosine_similarities", "analogy", "ppmi", "in_superposition", "random_rotation", "neuron_forward",
+                 "basis_alignment", "neuron_monosemanticity", "sparse_batch", "toy_forward", "weighted_mse",
+                 "superposition", "feature_dimensionality", "dimensions_per_feature", "dense_optimal_loss",
+                 "loss_decomposition", "pairwise_interference", "candidate_losses", "analytic_phase",
+                 "classify_extra_feature", "regular_kgon", "one_hot_loss", "sae_forward", "l1_objective",
+                 "topk_activation", "mmcs", "matched_mmcs", "fvu", "dead_latents"):
+        assert name in ex.EXERCISES, name
+    fixed = {"toy_forward": ["W", "b", "x"], "mmcs": ["true_directions", "W_dec"], "feature_dimensionality": ["W"]}
+    for name, params in fixed.items():
+        assert list(inspect.signature(ex.EXERCISES[name].solution).parameters) == params, name
+
+
+def test_teaching_names():
+    assert callable(sp.ui.export_figures) and callable(sp.ui.figures_in)
+    assert callable(sp.sae.rescale_factor)

@@ -17,64 +17,24 @@ comparison with the solution on small seeded inputs, naming the input that diffe
 
 ``EXERCISES`` maps each name to its :class:`Exercise`; a solution's source is what the chapter's
 solution cell shows, and ``stub_function(name)`` turns a stub into a function. The checkers
-import only torch and this package.
+import only torch and this package. :mod:`.notebooks` poses an exercise in a chapter
+(``show(name)``, the box) and makes each chapter's learner's copy (``learner_notebook``).
 """
 
-from __future__ import annotations
-
-import difflib
-from collections.abc import Callable
-
-import torch
-
-from . import (
-    decomposition,
-    features,
-    phases,
-    privileged,
-    sae,
-    sae_recovery,
-    superposition,
-)
 from .core import NOT_WRITTEN, Exercise, ExerciseFailed, Mistake
+from .notebooks import learner_notebook, show, solved_notebook, write_learner_notebooks
+from .registry import EXERCISES, check, stub_function
 
-__all__ = ["EXERCISES", "NOT_WRITTEN", "Exercise", "ExerciseFailed", "Mistake", "check", "stub_function"]
-
-EXERCISES: dict[str, Exercise] = {
-    ex.name: ex
-    for module in (features, privileged, superposition, decomposition, phases, sae, sae_recovery)
-    for ex in module.EXERCISES
-}
-"""Every exercise by name, in chapter order."""
-
-
-def _exercise(name: object) -> Exercise:
-    if not isinstance(name, str) or name not in EXERCISES:
-        close = difflib.get_close_matches(str(name), EXERCISES, n=3, cutoff=0.5)
-        hint = f"; close names: {', '.join(close)}" if close else f"; the exercises: {', '.join(EXERCISES)}"
-        raise ValueError(f"name {name!r} is not an exercise{hint}")
-    return EXERCISES[name]
-
-
-def check(name: str, fn: Callable) -> None:
-    """Check the learner's ``fn`` for exercise ``name``: ``None`` if it is right, else
-    :class:`ExerciseFailed` naming the likely mistake.
-
-    Raises:
-        ValueError: naming ``name`` for an unknown exercise (with the closest names), or
-            ``fn`` when it is not callable.
-    """
-    exercise = _exercise(name)
-    if not callable(fn):
-        message = f"fn must be the function you wrote for {name!r}, got {type(fn).__name__}"
-        raise ValueError(message)  # noqa: TRY004 (the library's errors name the argument)
-    exercise.check(fn)
-
-
-def stub_function(name: str) -> Callable:
-    """The stub of exercise ``name`` as a function (it raises ``NotImplementedError``)."""
-    exercise = _exercise(name)
-    namespace: dict[str, object] = {"torch": torch}
-    code = compile(exercise.stub, f"<stub of {name}>", "exec")
-    exec(code, namespace)  # noqa: S102 (the stub is this package's own text)
-    return namespace[name]
+__all__ = [
+    "EXERCISES",
+    "NOT_WRITTEN",
+    "Exercise",
+    "ExerciseFailed",
+    "Mistake",
+    "check",
+    "learner_notebook",
+    "show",
+    "solved_notebook",
+    "stub_function",
+    "write_learner_notebooks",
+]

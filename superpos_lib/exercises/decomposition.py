@@ -109,12 +109,14 @@ def _check_dimensions_per_feature(fn) -> None:
 def dense_optimal_loss(
     importance: torch.Tensor, d_hidden: int,
 ) -> torch.Tensor:
-    """The best loss on dense features (p = 1, x_i uniform on [0, 1)).
+    """The loss of keeping the d_hidden most important features (p = 1).
 
-    importance: (inst, feats). The model keeps the d_hidden most important
-    features exactly and predicts every other feature by its mean 1/2,
-    paying its variance 1/12, weighted by its importance; the loss is the
-    mean over the n features: (1/n) Σ_dropped I_i / 12. Returns (inst,).
+    importance: (inst, feats); x_i uniform on [0, 1). The model keeps the
+    d_hidden most important features exactly and predicts every other
+    feature by its mean 1/2, paying its variance 1/12, weighted by its
+    importance; the loss is the mean over the n features:
+    (1/n) Σ_dropped I_i / 12. Returns (inst,). (A bound on the dense
+    optimum: a lopsided model can do very slightly better.)
     """
     n = importance.shape[1]
     ranked = importance.sort(dim=1, descending=True).values

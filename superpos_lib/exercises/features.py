@@ -67,7 +67,7 @@ def analogy(E: torch.Tensor, a: int, b: int, c: int) -> int:
     unit = E / E.norm(dim=1, keepdim=True)
     target = unit[b] - unit[a] + unit[c]
     cosines = unit @ target / target.norm()
-    cosines[[a, b, c]] = -math.inf
+    cosines[[a, b, c]] = -float("inf")
     return int(cosines.argmax())
 
 

@@ -191,7 +191,7 @@ def regular_kgon(
     `length`; features k to n_features − 1 are dropped (zero columns).
     k = 0 is the origin, W = 0. Returns (1, 2, n_features): one instance.
     """
-    angles = 2 * math.pi * torch.arange(k) / k  # (k,)
+    angles = 2 * torch.pi * torch.arange(k) / k  # (k,)
     directions = torch.stack([angles.cos(), angles.sin()])
     W = torch.zeros(1, 2, n_features)
     W[0, :, :k] = length * directions
