@@ -77,14 +77,14 @@ def plot_phase_diagrams(grid: PhaseGrid, *, boundary: bool = True, title: str = 
     ax_e.set_title(f"trained: {grid.n_models} models\n({grid.n_seeds} seeds per cell)", fontsize=FONT)
     rr, pp = np.meshgrid(to_numpy(grid.r), to_numpy(grid.p))
     wrong = to_numpy(grid.labels) != to_numpy(grid.analytic)
-    ax_e.scatter(rr[wrong], pp[wrong], s=5, color="k", label="disagrees with\nthe analysis")
+    dots = ax_e.scatter(rr[wrong], pp[wrong], s=5, color="k", label="right: trained ≠ analytic")
     ax_e.set_ylabel("")
     for ax in (ax_a, ax_e):
         ax.set_xlabel("importance r of the extra feature", fontsize=FONT)
-    if boundary:
-        ax_a.legend(fontsize=FONT, loc="lower left")
-    if wrong.any():
-        ax_e.legend(handles=ax_e.collections[-1:], fontsize=FONT, loc="lower left")
+    # one legend, on the analytic diagram: on the trained one it would hide disagreements
+    handles = ax_a.get_legend_handles_labels()[0] + ([dots] if wrong.any() else [])
+    if handles:
+        ax_a.legend(handles=handles, fontsize=FONT, loc="lower left")
     if title:
         fig.suptitle(title, fontsize=FONT + 1)
     _phase_legend(fig)
