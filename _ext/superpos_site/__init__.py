@@ -222,6 +222,11 @@ def _page(app, pagename, templatename, context, doctree) -> None:
     url = colab_url(app.config, pagename)
     if LIVE_LINK in body and url:
         context["body"] = body.replace(LIVE_LINK, f'<a class="superpos-live" href="{url}">')
+    if str(context.get("sourcename", "")).removesuffix(".txt").endswith(".md"):
+        # a MyST page the build executes for itself (the instructor's exercise page): Colab and
+        # Binder open notebooks only, so no launch button for it
+        buttons = context.get("header_buttons") or []
+        context["header_buttons"] = [b for b in buttons if b.get("label") != "launch-buttons"]
 
 
 def setup(app) -> dict:

@@ -175,8 +175,9 @@ def learner_notebook(nb: dict, chapter: str) -> dict:
     for cell in out["cells"]:
         if cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None
-    out["cells"].insert(0, {"cell_type": "markdown", "metadata": {"tags": ["learner-header"]},
-                            "source": _lines(_HEADER)})
+    header = {"cell_type": "markdown", "id": "learner-header", "metadata": {"tags": ["learner-header"]},
+              "source": _lines(_HEADER)}
+    out["cells"].insert(0, header)
     return out
 
 

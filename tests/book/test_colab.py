@@ -1,9 +1,10 @@
-"""A chapter run the way a new Colab user runs it.
+"""A learner's copy run the way a new Colab user runs it.
 
 A fresh virtual environment sees what Colab preinstalls (torch, numpy, matplotlib, ipywidgets,
 plotly, tqdm, a kernel: this environment's copies, through a ``.pth`` path entry, the way Colab's
 image provides them, instead of a second multi-GB copy of torch) and no superpos_lib. The
-chapter notebook alone is copied to an empty folder, and its install source,
+learner's copy of chapter 1 (``book/learner/``, what the chapter's Colab link opens), with the
+solutions a learner would write pasted in, alone is copied to an empty folder, and its install source,
 ``superpos-lib @ git+<repository>@<branch>``, is pointed at a wheel built from this checkout,
 which stands in for GitHub. Then:
 
@@ -28,7 +29,7 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[2]
-CHAPTER = ROOT / "book" / "01_features.ipynb"  # the quickest chapter
+LEARNER_COPY = ROOT / "book" / "learner" / "01_features.ipynb"  # the quickest chapter
 COLAB_PREINSTALLED = ["numpy", "matplotlib", "ipywidgets", "plotly", "tqdm", "ipykernel", "nbclient"]
 
 
@@ -45,7 +46,7 @@ def _install_source() -> str:
     return f"superpos-lib @ git+{url}@{branch}"
 
 
-def test_chapter_runs_in_a_fresh_colab_like_environment(tmp_path):
+def test_learner_copy_runs_in_a_fresh_colab_like_environment(tmp_path):
     # Nothing of the test session's own setup (the build's kernel profile, paths) reaches Colab's stand-in.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPERPOS_", "PYTHONPATH", "VIRTUAL_ENV", "IPYTHONDIR"))}
     env["SUPERPOS_PROGRESS"] = "0"
@@ -68,8 +69,12 @@ def test_chapter_runs_in_a_fresh_colab_like_environment(tmp_path):
 
     work = tmp_path / "colab"
     work.mkdir()
-    notebook = work / CHAPTER.name
-    text = CHAPTER.read_text()
+    from superpos_lib.exercises import solved_notebook
+
+    notebook = work / LEARNER_COPY.name
+    learner = json.loads(LEARNER_COPY.read_text())
+    assert "learner-header" in learner["cells"][0]["metadata"]["tags"]
+    text = json.dumps(solved_notebook(learner), ensure_ascii=False)
     source = _install_source()
     assert text.count(source) == 1, f"the setup cell installs {source!r}"
     notebook.write_text(text.replace(source, f"superpos-lib @ {wheel.as_uri()}"))

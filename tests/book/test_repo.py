@@ -13,7 +13,7 @@ NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
 
 
 def _ci_command(name: str) -> str:
-    match = re.search(rf"^{name}_command='(.+)'$", (ROOT / ".ci/run").read_text(), re.M)
+    match = re.search(rf"^{name}_command='(.+)'$", (ROOT / ".ci/run").read_text(), re.MULTILINE)
     assert match, f"{name}_command not found in .ci/run"
     return match.group(1)
 
@@ -25,7 +25,7 @@ def test_ci_installs_nothing_before_a_new_users_commands():
     assert not any("pip install" in line for line in before), "a new user has installed nothing before README's commands"
     before = "\n".join(before)
     assert "python3 -m venv" in before, "a fresh virtual environment"
-    oldest = re.search(r'^OLDEST_TORCH="([\d.]+)"', ci, re.M).group(1)
+    oldest = re.search(r'^OLDEST_TORCH="([\d.]+)"', ci, re.MULTILINE).group(1)
     assert ci.index('torch==$OLDEST_TORCH') > ci.index('bash -c "$test_command"'), "the older torch comes second"
     assert f"torch {oldest}" in (ROOT / "README.md").read_text(), "README says which torch versions are tested"
     assert "OLDEST_TORCH" in ci.split("== 2.")[1], "the second environment installs the oldest torch"
@@ -66,17 +66,81 @@ def test_chapter_setup_cell(nb_path):
     first = "".join(cells[0]["source"])
     assert 'find_spec("superpos_lib") is None' in first, "install only when the library is missing"
     assert "sp.setup_notebook()" in first
-    install_args = re.search(r'"pip", "install"(.*?)\]', first, re.S).group(1)
+    install_args = re.search(r'"pip", "install"(.*?)\]', first, re.DOTALL).group(1)
     assert "torch" not in install_args, "never reinstall torch (Colab's build must stay)"
     assert "hide-output" in cells[0]["metadata"].get("tags", [])
 
 
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
 def test_chapters_define_no_machinery(nb_path):
-    _, cells = _cells(nb_path)
+    """Functions only in exercises' solution cells, each the registry's solution word for word."""
+    from superpos_lib.exercises import notebooks
+
+    nb, cells = _cells(nb_path)
     for cell in cells:
         source = "".join(cell["source"])
-        assert not re.search(r"^\s*(def|class)\s", source, re.M), f"move this into superpos_lib:\n{source}"
+        if notebooks.SOLUTION_TAG in cell["metadata"].get("tags", []):
+            continue
+        assert not re.search(r"^\s*(def|class)\s", source, re.MULTILINE), f"move this into superpos_lib:\n{source}"
+    for i, name in notebooks.solution_cells(nb):
+        assert "".join(nb["cells"][i]["source"]) == notebooks.solution_source(name), name
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
+def test_chapters_pose_their_exercises(nb_path):
+    """Every exercise of the registry is posed in its chapter: box, folded solution, check."""
+    from superpos_lib.exercises import notebooks
+
+    nb = json.loads(nb_path.read_text())
+    exercises = notebooks.chapter_exercises(nb_path.stem)
+    assert len(exercises) >= 4, "at least four exercises per chapter"
+    sources = ["".join(c["source"]) for c in nb["cells"]]
+    for i, name in notebooks.solution_cells(nb):
+        assert sources[i - 1] == f'sp.exercises.show("{name}")', f"the box comes right before {name}'s solution"
+        assert "remove-input" in nb["cells"][i - 1]["metadata"]["tags"]
+        assert "hide-input" in nb["cells"][i]["metadata"]["tags"], "the site folds the solution"
+        assert sources[i + 1] == f'sp.exercises.check("{name}", {name})', f"the check follows {name}'s solution"
+    assert sorted(name for _, name in notebooks.solution_cells(nb)) == sorted(e.name for e in exercises)
+
+
+def test_learner_copies_are_in_sync():
+    """book/learner/ holds the copies made from the chapters now (python -m superpos_lib.exercises)."""
+    from superpos_lib.exercises import write_learner_notebooks
+
+    paths = write_learner_notebooks(ROOT / "book", check=True)
+    assert sorted(p.name for p in paths) == sorted(nb.name for nb in NOTEBOOKS)
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
+def test_learner_copy_runs_as_its_chapter_does(nb_path):
+    """With the solutions pasted in, a learner's copy is its chapter's code cell for cell, so the
+    chapter's nbval run is that copy's run; without them, each stub fails its check."""
+    from superpos_lib.exercises import notebooks
+
+    learner = json.loads((ROOT / "book" / notebooks.LEARNER_DIR / nb_path.name).read_text())
+    chapter = json.loads(nb_path.read_text())
+
+    def code(nb):
+        return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+
+    assert code(notebooks.solved_notebook(learner)) == code(chapter)
+    first = next(c for c in learner["cells"] if c["cell_type"] == "code")
+    assert 'find_spec("superpos_lib") is None' in "".join(first["source"]), "the setup cell comes first"
+    stubs = [c for c in learner["cells"] if notebooks.EXERCISE_TAG in c["metadata"].get("tags", [])]
+    assert len(stubs) == len(notebooks.chapter_exercises(nb_path.stem))
+    assert all("raise NotImplementedError" in "".join(c["source"]) for c in stubs)
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
+def test_chapters_link_their_learner_copy_in_colab(nb_path):
+    config = (ROOT / "_config.yml").read_text()
+    url = re.search(r"^\s*url:\s*(\S+)", config, re.MULTILINE).group(1)
+    branch = re.search(r"^\s*branch:\s*(\S+)", config, re.MULTILINE).group(1)
+    colab = url.replace("https://github.com/", "https://colab.research.google.com/github/")
+    link = f"{colab}/blob/{branch}/book/learner/{nb_path.name}"
+    markdown = "".join("".join(c["source"]) for c in _cells(nb_path, "markdown")[1])
+    assert f"]({link})" in markdown, f"{nb_path.name} links its learner's copy: {link}"
+    assert (ROOT / "book" / "learner" / nb_path.name).exists()
 
 
 # The site shows 77 characters of a code line (a 684-px code block of 8.4-px characters in
@@ -102,8 +166,8 @@ def test_chapters_check_their_claims_in_hidden_cells(nb_path):
 def test_one_repository_and_branch_everywhere():
     """_config.yml sets the repository and branch; setup cells install from exactly that."""
     config = (ROOT / "_config.yml").read_text()
-    url = re.search(r"^\s*url:\s*(\S+)", config, re.M).group(1)
-    branch = re.search(r"^\s*branch:\s*(\S+)", config, re.M).group(1)
+    url = re.search(r"^\s*url:\s*(\S+)", config, re.MULTILINE).group(1)
+    branch = re.search(r"^\s*branch:\s*(\S+)", config, re.MULTILINE).group(1)
     assert url in (ROOT / "pyproject.toml").read_text()
     colab = url.replace("https://github.com/", "https://colab.research.google.com/github/")
     assert f"{colab}/blob/{branch}/book/" in (ROOT / "README.md").read_text(), "README's Colab link"

@@ -152,6 +152,11 @@ def test_sphinx_hooks(tmp_path, monkeypatch):
     url = "https://colab.research.google.com/github/superpos-book/superpos/blob/main/book/03_superposition.ipynb"
     assert f'href="{url}"' in context["body"], "the explorer's live link opens its chapter in Colab"
     assert context["script_files"] == ["a.js"], "no saved widget state on the page"
+    launch = {"type": "group", "label": "launch-buttons", "buttons": []}
+    for source, kept in [("book/teaching/exercises.md.txt", []), ("book/03_superposition.ipynb.txt", [launch])]:
+        context = {"body": "", "sourcename": source, "header_buttons": [launch]}
+        book_build._page(app, "p", "page.html", context, None)
+        assert context["header_buttons"] == kept, f"Colab and Binder open notebooks only: {source}"
 
     latex = SimpleNamespace(builder=SimpleNamespace(format="latex"), outdir=str(tmp_path), config=SimpleNamespace(html_static_path=[]))
     book_build._vendor(latex)
