@@ -62,7 +62,8 @@ def pytest_runtest_makereport(item, call):
     if not _is_notebook_cell(item) or call.when != "call":
         return
     path = Path(str(item.parent.fspath))
-    run = _runs.setdefault(path, {"nb": item.parent.nb, "passed": True, "count": 0, "start": time.perf_counter()})
+    run = _runs.setdefault(path, {"nb": item.parent.nb, "passed": True, "count": 0, "start": time.perf_counter(),
+                                  "own_cpu": time.process_time()})
     report = outcome.get_result()
     run["passed"] &= report.passed
     run["count"] += 1
@@ -70,6 +71,9 @@ def pytest_runtest_makereport(item, call):
     item.cell.execution_count = run["count"]
     if run["count"] == sum(cell.cell_type == "code" for cell in run["nb"].cells):  # the chapter's last cell
         run["seconds"] = time.perf_counter() - run["start"]
+        # CPU that this test process itself used meanwhile (threads left over from earlier tests
+        # would compete with the chapter's kernel for the cores and slow it down)
+        run["own_cpu"] = time.process_time() - run["own_cpu"]
         run["peak_mb"] = peak = kernel_peak_mb(getattr(item.parent, "kernel", None))
         if peak is not None and peak > CHAPTER_MEMORY_MB and report.passed:
             report.outcome = "failed"
@@ -83,7 +87,8 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.section("chapters' time and peak memory")
         for name, run in finished.items():
             peak = "unknown" if run["peak_mb"] is None else f"{run['peak_mb']:.0f} MB"
-            terminalreporter.write_line(f"{name}: {run['seconds']:.0f} s, peak {peak} (budget {CHAPTER_MEMORY_MB} MB)")
+            terminalreporter.write_line(f"{name}: {run['seconds']:.0f} s, peak {peak} (budget {CHAPTER_MEMORY_MB} MB); "
+                                        f"the test process's own CPU meanwhile {run['own_cpu']:.1f} s")
 
 
 def pytest_sessionfinish(session) -> None:
