@@ -159,14 +159,16 @@ def loss_decomposition(
     W: torch.Tensor, feature_probability: torch.Tensor,
     importance: torch.Tensor, b: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The linear model's expected loss on zero-mean features, term by term.
+    """The linear model's expected loss on zero-mean features, term by
+    term.
 
     W: (inst, d_hidden, feats); feature_probability p, importance I and
     b: (inst, feats). Feature j is present with probability p_j, then
     uniform on [-1, 1), so E[x_j²] = p_j / 3. Each term is divided by n:
     benefit = Σ_i I_i (p_i/3) (1 − ‖W_i‖²)²,
     interference = Σ_i I_i Σ_{j≠i} (p_j/3) (W_i · W_j)²,
-    bias = Σ_i I_i b_i². Returns (benefit, interference, bias), each (inst,).
+    bias = Σ_i I_i b_i². Returns (benefit, interference, bias), each
+    (inst,).
     """
     n = W.shape[2]
     second = feature_probability / 3              # E[x_j²]

@@ -232,9 +232,11 @@ def one_hot_loss(W: torch.Tensor, b_final: torch.Tensor) -> torch.Tensor:
 
     W: (inst, d_hidden, feats); b_final: (inst, feats). The input is μ e_a:
     feature a, uniform over the n features, has value μ ~ U[0, 1); the
-    others are 0. Output o is ReLU(μ W_o · W_a + b_o), its target μ if o = a
+    others are 0. Output o is ReLU(μ W_o · W_a + b_o), its target μ if
+    o = a
     and 0 otherwise. L = (1/n²) Σ_a Σ_o ∫₀¹ (target − output)² dμ: compute
-    the integral as the mean over 1,000 midpoints of [0, 1). Returns (inst,).
+    the integral as the mean over 1,000 midpoints of [0, 1).
+    Returns (inst,).
     """
     n = W.shape[2]
     mu = (torch.arange(1000) + 0.5) / 1000    # midpoints of [0, 1)

@@ -74,7 +74,8 @@ def _check_random_rotation(fn) -> None:
 def neuron_forward(
     W: torch.Tensor, b: torch.Tensor, x: torch.Tensor,
 ) -> torch.Tensor:
-    """The neuron model's output, ReLU(Wᵀ ReLU(W x) + b), for every instance.
+    """The neuron model's output, ReLU(Wᵀ ReLU(W x) + b), for every
+    instance.
 
     W: (inst, d_hidden, feats), b: (inst, feats), x: (inst, batch, feats).
     Returns (inst, batch, feats).
@@ -129,7 +130,8 @@ def _check_neuron_forward(fn) -> None:
 def basis_alignment(
     W: torch.Tensor, hidden_relu: bool = False,
 ) -> torch.Tensor:
-    """Each feature's share of its squared activation on its largest neuron.
+    """Each feature's share of its squared activation on its largest
+    neuron.
 
     W: (inst, d_hidden, feats). Feature i alone puts h = W_i (column i) on
     the neurons, or h = ReLU(W_i) when hidden_relu. Its alignment is

@@ -131,7 +131,8 @@ def _check_matched_mmcs(fn) -> None:
 def fvu(x: torch.Tensor, x_hat: torch.Tensor) -> float:
     """The fraction of variance unexplained, Σ‖x − x̂‖² / Σ‖x − x̄‖².
 
-    x, x_hat: (batch, d_in); x̄ is the mean input (the mean over the batch).
+    x, x_hat: (batch, d_in); x̄ is the mean input (the mean over the
+    batch).
     Both sums run over the whole set (every input and dimension): one
     ratio, not a mean of per-input ratios. Returns a Python float.
     """

@@ -33,7 +33,8 @@ def sparse_batch(
 
     feature_probability: (inst, feats), the density p of each feature in
     each instance. Each entry of the batch is present with probability p
-    (its own coin, for every input) and then uniform on [0, 1); otherwise 0.
+    (its own coin, for every input) and then uniform on [0, 1);
+    otherwise 0.
     Draw every random number with `generator`.
     Returns (inst, batch, feats).
     """

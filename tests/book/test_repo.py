@@ -146,6 +146,7 @@ def test_chapters_link_their_learner_copy_in_colab(nb_path):
 # The site shows 77 characters of a code line (a 684-px code block of 8.4-px characters in
 # Chromium at a 1,280-px window); tests/book/test_site.py checks outputs on the built pages.
 CODE_LINE_CHARS = 77
+FOLDED_LINE_CHARS = 75  # code folded under a toggle (a solution) sits in a 666-px block
 
 
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
@@ -154,6 +155,9 @@ def test_shown_code_fits_the_page(nb_path):
     shown = [c for c in cells if "remove-cell" not in c["metadata"].get("tags", [])]
     long = [line for c in shown for line in "".join(c["source"]).splitlines() if len(line) > CODE_LINE_CHARS]
     assert not long, f"{len(long)} code lines wider than the page ({CODE_LINE_CHARS} characters): {long[:3]}"
+    folded = [c for c in shown if "hide-input" in c["metadata"].get("tags", [])]  # a 666-px block
+    long = [line for c in folded for line in "".join(c["source"]).splitlines() if len(line) > FOLDED_LINE_CHARS]
+    assert not long, f"{len(long)} folded code lines wider than their block ({FOLDED_LINE_CHARS}): {long[:3]}"
 
 
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CHAPTERS = {p.stem for p in (ROOT / "book").glob("*.ipynb")}
 NAMES = list(EXERCISES)
 MISTAKES = [(name, i) for name, ex in EXERCISES.items() for i in range(len(ex.mistakes))]
-MAX_LINE = 77
+MAX_LINE = 75  # a folded solution on the site shows 75 characters (a 666-px block; code elsewhere 77)
 
 
 def plain(fn):
