@@ -44,6 +44,8 @@ __all__ = [
 
 SOLUTION_TAG = "solution"
 """Tag of a chapter's solution cell (with ``hide-input``: the site folds it)."""
+SOLUTION_PROMPTS = {"code_prompt_show": "Show the solution", "code_prompt_hide": "Hide the solution"}
+"""A solution cell's ``mystnb`` metadata: the site's toggle names what it folds."""
 EXERCISE_TAG = "exercise"
 """Tag of a learner's stub cell."""
 LEARNER_DIR = "learner"
@@ -168,6 +170,7 @@ def learner_notebook(nb: dict, chapter: str) -> dict:
         cell["source"] = _lines(ex.stub.rstrip("\n"))
         tags = [t for t in cell["metadata"].get("tags", []) if t not in (SOLUTION_TAG, "hide-input")]
         cell["metadata"]["tags"] = [*tags, EXERCISE_TAG]
+        cell["metadata"].pop("mystnb", None)
         posed.append(name)
     if sorted(posed) != sorted(names):
         missing = sorted(names - set(posed))

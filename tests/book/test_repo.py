@@ -99,6 +99,7 @@ def test_chapters_pose_their_exercises(nb_path):
         assert sources[i - 1] == f'sp.exercises.show("{name}")', f"the box comes right before {name}'s solution"
         assert "remove-input" in nb["cells"][i - 1]["metadata"]["tags"]
         assert "hide-input" in nb["cells"][i]["metadata"]["tags"], "the site folds the solution"
+        assert nb["cells"][i]["metadata"].get("mystnb") == notebooks.SOLUTION_PROMPTS, "its toggle says so"
         assert sources[i + 1] == f'sp.exercises.check("{name}", {name})', f"the check follows {name}'s solution"
     assert sorted(name for _, name in notebooks.solution_cells(nb)) == sorted(e.name for e in exercises)
 

@@ -18,8 +18,10 @@ def _code(source, tags=()):
 def _chapter(names=("toy_forward", "weighted_mse", "sparse_batch", "superposition")):
     cells = [{"cell_type": "markdown", "metadata": {}, "source": ["# Title\n"]}, _code("import torch")]
     for name in names:
+        solution = _code(notebooks.solution_source(name), ["solution", "hide-input"])
+        solution["metadata"]["mystnb"] = dict(notebooks.SOLUTION_PROMPTS)
         cells += [_code(f'sp.exercises.show("{name}")', ["remove-input"]),
-                  _code(notebooks.solution_source(name), ["solution", "hide-input"]),
+                  solution,
                   _code(f'sp.exercises.check("{name}", {name})')]
     return {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
 
@@ -53,6 +55,7 @@ def test_learner_copy_swaps_solutions_for_stubs_and_back():
     assert len(stubs) == 4
     for cell in stubs:
         assert cell["metadata"]["tags"] == ["exercise"], "solution and hide-input tags removed"
+        assert "mystnb" not in cell["metadata"], "no 'Show the solution' toggle for a stub"
         assert "raise NotImplementedError" in "".join(cell["source"])
     assert all(c["outputs"] == [] and c["execution_count"] is None for c in learner["cells"] if c["cell_type"] == "code")
     solved = exercises.solved_notebook(learner)
