@@ -132,11 +132,17 @@ def test_learner_copy_runs_as_its_chapter_does(nb_path):
     assert all("raise NotImplementedError" in "".join(c["source"]) for c in stubs)
 
 
-@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
-def test_chapters_link_their_learner_copy_in_colab(nb_path):
+def _repository() -> tuple[str, str]:
+    """The repository URL and branch that _config.yml sets (the one place they are written)."""
     config = (ROOT / "_config.yml").read_text()
     url = re.search(r"^\s*url:\s*(\S+)", config, re.MULTILINE).group(1)
     branch = re.search(r"^\s*branch:\s*(\S+)", config, re.MULTILINE).group(1)
+    return url, branch
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
+def test_chapters_link_their_learner_copy_in_colab(nb_path):
+    url, branch = _repository()
     colab = url.replace("https://github.com/", "https://colab.research.google.com/github/")
     link = f"{colab}/blob/{branch}/book/learner/{nb_path.name}"
     markdown = "".join("".join(c["source"]) for c in _cells(nb_path, "markdown")[1])
@@ -170,9 +176,7 @@ def test_chapters_check_their_claims_in_hidden_cells(nb_path):
 
 def test_one_repository_and_branch_everywhere():
     """_config.yml sets the repository and branch; setup cells install from exactly that."""
-    config = (ROOT / "_config.yml").read_text()
-    url = re.search(r"^\s*url:\s*(\S+)", config, re.MULTILINE).group(1)
-    branch = re.search(r"^\s*branch:\s*(\S+)", config, re.MULTILINE).group(1)
+    url, branch = _repository()
     assert url in (ROOT / "pyproject.toml").read_text()
     colab = url.replace("https://github.com/", "https://colab.research.google.com/github/")
     assert f"{colab}/blob/{branch}/book/" in (ROOT / "README.md").read_text(), "README's Colab link"
