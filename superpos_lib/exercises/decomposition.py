@@ -1,6 +1,6 @@
-"""Exercises of chapter 4, the mathematics of superposition (TMS §4; feature dimensionality
-from TMS §6): feature dimensionality, dimensions per feature, the dense loss, the linear
-model's loss decomposition and the pairwise interference a ReLU output pays."""
+"""Exercises of chapter 4, the mathematics of superposition (TMS §4): dimensions per feature,
+the dense loss, the linear model's loss decomposition and the pairwise interference a ReLU
+output pays. (Feature dimensionality, TMS §6, is chapter 6's: :mod:`.geometry`.)"""
 
 from __future__ import annotations
 
@@ -21,55 +21,6 @@ from .core import (
 from .superposition import _pentagon_W
 
 CHAPTER = "04_mathematics"
-
-
-# -- feature dimensionality ---------------------------------------------------------------------
-def feature_dimensionality(W: torch.Tensor) -> torch.Tensor:
-    """The fraction of a dimension each feature gets.
-
-    W: (inst, d_hidden, feats), column i is feature i's direction W_i.
-    D_i = ‖W_i‖² / Σ_j (Ŵ_i · W_j)², the sum over every j, i included,
-    with Ŵ_i = W_i / ‖W_i‖; D_i = 0 for a feature with W_i = 0.
-    Returns (inst, feats).
-    """
-    norms = W.norm(dim=1)  # (inst, feats)
-    W_hat = W / norms.clamp_min(1e-12)[:, None, :]
-    dots = W_hat.mT @ W    # (inst, i, j): Ŵ_i · W_j
-    return norms**2 / (dots**2).sum(dim=2).clamp_min(1e-12)
-
-
-def _check_feature_dimensionality(fn) -> None:
-    W = torch.randn(3, 2, 5, generator=seeded(7))
-    case = "3 instances of 5 features in 2 dimensions"
-    out = expect_tensor(call_safely(fn, {"W": W}, case), (3, 5), "inst, feats",
-                        wrong_shapes={(3, 5, 5): "sum over j in the denominator"})
-    got = call_safely(fn, {"W": torch.eye(3)[None]}, "three orthogonal unit features")
-    if not torch.isfinite(got).all() or (got - 1).abs().max() > 1e-4:
-        fail(f"a feature with a dimension to itself has D = 1, got {got.flatten().tolist()}: the "
-             f"sum Σ_j (Ŵ_i · W_j)² includes j = i")
-    dropped = W.clone()
-    dropped[:, :, 0] = 0
-    zero = call_safely(fn, {"W": dropped}, "feature 0 dropped (W_0 = 0)")
-    expect_finite(zero, "feature 0 dropped (W_0 = 0)", "D = 0 for a dropped feature, not NaN: "
-                  "guard the divisions, e.g. .clamp_min(1e-12)")
-    if zero[:, 0].abs().max() > 1e-6:
-        fail(f"a dropped feature (W_0 = 0) has D = 0, got {zero[:, 0].tolist()}")
-    expect_finite(out, case)
-    expect_nonnegative(out, case, "D is a ratio of squares")
-    factor = (call_safely(fn, {"W": 2 * W}, case + ", W doubled") / out).median().item()
-    if abs(factor - 0.25) < 0.01:
-        fail("doubling W divided D by 4: normalise W_i in the denominator (Ŵ_i · W_j); D does "
-             "not depend on the scale of W")
-    if abs(factor - 4) < 0.05:
-        fail("doubling W multiplied D by 4: the denominator uses Ŵ_i · W_j, W_j not normalised")
-    if abs(factor - 1) > 1e-3:
-        fail(f"doubling W must leave D unchanged, it multiplied it by {factor:.3g}")
-    pair = torch.tensor([[[1.0, -1.0, 0.0], [0.0, 0.0, 1.0]]])
-    cases = {case: W, "a pentagon (D = 2/5 each)": _pentagon_W(), "an antipodal pair and a feature "
-             "alone (D = 1/2, 1/2, 1)": pair, "feature 0 dropped (W_0 = 0)": dropped}
-    expect_instances_independent(fn, {"W": W}, ("W",), case)
-    for name, x in cases.items():
-        expect_close(call_safely(fn, {"W": x}, name), feature_dimensionality(x), name)
 
 
 # -- dimensions per feature ---------------------------------------------------------------------
@@ -282,27 +233,6 @@ def _check_pairwise_interference(fn) -> None:
 
 
 # -- mistakes -----------------------------------------------------------------------------------
-def _dim_excluding_self(W):
-    norms = W.norm(dim=1)
-    sq = ((W / norms[:, None, :]).mT @ W) ** 2
-    return norms**2 / (sq.sum(2) - torch.diagonal(sq, dim1=1, dim2=2))
-
-
-def _dim_unnormalised(W):
-    return W.norm(dim=1) ** 2 / ((W.mT @ W) ** 2).sum(2).clamp_min(1e-12)
-
-
-def _dim_cosines(W):
-    norms = W.norm(dim=1).clamp_min(1e-12)
-    W_hat = W / norms[:, None, :]
-    return norms**2 / ((W_hat.mT @ W_hat) ** 2).sum(2).clamp_min(1e-12)
-
-
-def _dim_unguarded(W):
-    norms = W.norm(dim=1)
-    return norms**2 / (((W / norms[:, None, :]).mT @ W) ** 2).sum(2)
-
-
 def _per_feature_count(W):
     return W.shape[2] / (W**2).sum(dim=(1, 2))
 
@@ -377,16 +307,6 @@ def _pairs_of_cosines(W, relu=False):
 
 
 EXERCISES = [
-    exercise(
-        feature_dimensionality, chapter=CHAPTER, title="Feature dimensionality",
-        difficulty=3, importance=4, minutes=15, check=_check_feature_dimensionality,
-        hints=["W_hat.mT @ W holds every Ŵ_i · W_j; sum their squares over j.",
-               "A zero column makes 0 / 0: clamp the norms and the denominator."],
-        mistakes=[Mistake(_dim_excluding_self, "includes j = i"),
-                  Mistake(_dim_unnormalised, "normalise W_i in the denominator"),
-                  Mistake(_dim_cosines, "W_j not normalised"),
-                  Mistake(_dim_unguarded, "not NaN")],
-    ),
     exercise(
         dimensions_per_feature, chapter=CHAPTER, title="Dimensions per feature",
         difficulty=1, importance=3, minutes=5, check=_check_dimensions_per_feature,

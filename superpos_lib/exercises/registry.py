@@ -10,6 +10,7 @@ import torch
 from . import (
     decomposition,
     features,
+    geometry,
     phases,
     privileged,
     sae,
@@ -22,7 +23,7 @@ __all__ = ["EXERCISES", "check", "find", "stub_function"]
 
 EXERCISES: dict[str, Exercise] = {
     ex.name: ex
-    for module in (features, privileged, superposition, decomposition, phases, sae, sae_recovery)
+    for module in (features, privileged, superposition, decomposition, phases, geometry, sae, sae_recovery)
     for ex in module.EXERCISES
 }
 """Every exercise by name, in chapter order."""

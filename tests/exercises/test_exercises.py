@@ -91,7 +91,7 @@ def test_enough_exercises_per_chapter():
         per_chapter.setdefault(ex.chapter, []).append(ex.name)
     assert len(EXERCISES) >= 24
     assert set(per_chapter) == {"01_features", "02_privileged_basis", "03_superposition", "04_mathematics",
-                                "05_phase_changes", "08_sparse_autoencoders"}
+                                "05_phase_changes", "06_geometry", "08_sparse_autoencoders"}
     assert all(len(names) >= 4 for names in per_chapter.values()), per_chapter
 
 
@@ -100,10 +100,12 @@ def test_the_names_the_chapters_use():
         "01_features": ["cosine_similarities", "analogy", "ppmi", "in_superposition"],
         "02_privileged_basis": ["random_rotation", "neuron_forward", "basis_alignment", "neuron_monosemanticity"],
         "03_superposition": ["sparse_batch", "toy_forward", "weighted_mse", "superposition"],
-        "04_mathematics": ["feature_dimensionality", "dimensions_per_feature", "dense_optimal_loss",
-                           "loss_decomposition", "pairwise_interference"],
+        "04_mathematics": ["dimensions_per_feature", "dense_optimal_loss", "loss_decomposition",
+                           "pairwise_interference"],
         "05_phase_changes": ["candidate_losses", "analytic_phase", "classify_extra_feature", "regular_kgon",
                              "one_hot_loss"],
+        "06_geometry": ["feature_dimensionality", "square_antiprism", "tegum_product", "strong_connections",
+                        "anticorrelated_present"],
         "08_sparse_autoencoders": ["sae_forward", "l1_objective", "topk_activation", "mmcs", "matched_mmcs", "fvu",
                                    "dead_latents"],
     }
