@@ -1,13 +1,13 @@
 """Chapter 6's exercises beyond what every exercise is tested for: the solutions agree with the
-library (the anticorrelated generator with ``FeatureGroups.present_``, the square antiprism's
-D = 3/8 with ``metrics.feature_dimensionality``), the graph's components are the tegum factors,
-and correct answers written another way pass."""
+library (``superpos_lib.geometry``, the anticorrelated generator with ``FeatureGroups.present_``,
+the square antiprism's D = 3/8 with ``metrics.feature_dimensionality``), the graph's components
+are the tegum factors, and correct answers written another way pass."""
 
 import math
 
 import torch
 
-from superpos_lib import metrics
+from superpos_lib import geometry, metrics
 from superpos_lib.data import FeatureGroups
 from superpos_lib.exercises import EXERCISES, check
 from superpos_lib.features import regular_polygon
@@ -19,6 +19,17 @@ def solution(name):
 
 def gen(seed):
     return torch.Generator().manual_seed(seed)
+
+
+def test_chapter_6_solutions_match_the_library():
+    W = torch.randn(3, 2, 6, generator=gen(1))
+    W[1, :, 2] = 0
+    assert torch.allclose(solution("feature_dimensionality")(W), metrics.feature_dimensionality(W), atol=1e-5)
+    for t in (0.1, 0.5, 1.2):
+        assert torch.equal(solution("strong_connections")(W, t), geometry.strong_connections(W, t))
+    factors = [regular_polygon(5), torch.tensor([[1.0, -1.0]]), torch.randn(3, 4, generator=gen(2))]
+    assert torch.equal(solution("tegum_product")(factors), geometry.tegum_product(*factors))
+    assert torch.allclose(solution("square_antiprism")(), geometry.ideal_structure("square antiprism"), atol=1e-6)
 
 
 def test_anticorrelated_present_is_the_library_generator():
@@ -46,7 +57,6 @@ def test_a_tegum_product_keeps_each_factors_dimensionality():
     W = solution("tegum_product")([pentagon, pair])
     D = metrics.feature_dimensionality(W[None])[0]
     assert torch.allclose(D, torch.tensor([0.4] * 5 + [0.5] * 2), atol=1e-5)
-    assert torch.allclose(solution("feature_dimensionality")(W[None]), metrics.feature_dimensionality(W[None]))
 
 
 def test_the_graphs_components_are_the_tegum_factors():
