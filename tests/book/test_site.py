@@ -2,7 +2,8 @@
 
 Serves ``_build/html`` on 127.0.0.1, opens every page in headless Chromium (Debian's package,
 driven by Playwright) and blocks every request to any other host: the book must not need one.
-Saves a screenshot of each page under ``_build/screenshots/``.
+Saves a screenshot of each page under ``_build/screenshots/``. ``SUPERPOS_SITE`` points it at
+another built site (its screenshots go beside it).
 
 Skips, saying why, when there is no built site or no Chromium; ``.ci/run`` builds the site
 first and sets ``SUPERPOS_REQUIRE_SITE_TEST=1`` so that in CI a skip is a failure.
@@ -15,6 +16,7 @@ import http.server
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlparse
@@ -22,8 +24,8 @@ from urllib.parse import unquote, urljoin, urlparse
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SITE = ROOT / "_build" / "html"
-SHOTS = ROOT / "_build" / "screenshots"
+SITE = Path(os.environ.get("SUPERPOS_SITE", ROOT / "_build" / "html"))  # another built site: a test's own
+SHOTS = SITE.parent / "screenshots"
 CHROMIUM = os.environ.get("SUPERPOS_CHROMIUM", "/usr/bin/chromium")
 REQUIRED = os.environ.get("SUPERPOS_REQUIRE_SITE_TEST") == "1"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -187,6 +189,60 @@ def test_slider_figure_changes_the_model_without_a_kernel(site):
     page.close()
     assert active_before == 0 and active_after > 0, (active_before, active_after)
     assert data_after != data_before, "the figure shows a different model after the slider moved"
+
+
+GEOMETRY_PAGE = "book/06_geometry.html"
+SCENES = "div.plotly-graph-div div.gl-container canvas"  # one canvas per plotly 3-D scene
+MIN_DRAWN_SHARE = 0.005  # of a scene's pixels: a polytope covers 15-30 %, two bare lines 1.3 %, a blank scene 0
+WEBGL = "() => { const c = document.createElement('canvas'); return !!(c.getContext('webgl2') || c.getContext('webgl')) }"
+
+
+def drawn_share(png: bytes) -> float:
+    """The share of a screenshot's pixels that differ from its background (its most common
+    colour) by more than a faint tint (12 of 255 in some channel)."""
+    import io
+
+    import numpy as np
+    from matplotlib.image import imread
+
+    pixels = np.round(imread(io.BytesIO(png), format="png")[..., :3] * 255).astype(int).reshape(-1, 3)
+    colours, counts = np.unique(pixels, axis=0, return_counts=True)
+    return float((np.abs(pixels - colours[counts.argmax()]).max(1) > 12).mean())
+
+
+def scene_shares(page, *, timeout_ms: int = 15_000) -> list[float]:
+    """Each plotly 3-D scene on ``page``, scrolled to the middle of the window and screenshotted
+    until it shows a drawing (``MIN_DRAWN_SHARE``) or ``timeout_ms`` passes: the share of its
+    pixels drawn."""
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('div.plotly-graph-div')].every(d => d.querySelector('svg.main-svg'))",
+        timeout=30_000,
+    )
+    shares = []
+    for canvas in page.locator(SCENES).all():
+        canvas.evaluate("c => c.scrollIntoView({block: 'center'})")  # clear of the theme's sticky header
+        deadline, share = time.monotonic() + timeout_ms / 1000, 0.0
+        while share < MIN_DRAWN_SHARE and time.monotonic() < deadline:
+            page.wait_for_timeout(200)  # WebGL draws after plotly's layout, in animation frames
+            share = drawn_share(canvas.screenshot())
+        shares.append(share)
+    return shares
+
+
+def test_3d_scenes_are_drawn(site):
+    """Every plotly 3-D scene of the geometry chapter (its polytopes) is drawn by the browser's
+    WebGL, offline: a real share of each scene's pixels differs from the background."""
+    if not (SITE / GEOMETRY_PAGE).exists():
+        _unavailable(f"{GEOMETRY_PAGE} was not built")
+    v = visit(site, GEOMETRY_PAGE)
+    webgl = v.page.evaluate(WEBGL)
+    shares = scene_shares(v.page) if webgl else []
+    v.page.close()
+    assert webgl, f"{CHROMIUM} gives pages no WebGL: the 3-D scenes cannot be drawn"
+    assert shares, f"{GEOMETRY_PAGE} has no plotly 3-D scene ({SCENES})"
+    blank = {k: round(s, 4) for k, s in enumerate(shares) if s < MIN_DRAWN_SHARE}
+    assert not blank, f"3-D scenes left blank (share of pixels drawn, need {MIN_DRAWN_SHARE}): {blank} of {len(shares)}"
+    assert v.outside_requests == [] and v.errors == [], (v.outside_requests, v.errors)
 
 
 EXPLORER_PAGES = [p for p in PAGES if 'class="superpos-explorer"' in (SITE / p).read_text()] if SITE.exists() else []
