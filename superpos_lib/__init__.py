@@ -4,7 +4,8 @@ Chapters import everything they compute from here. A flat shared core, one conce
 
 * ``checks``: argument checks (a ``ValueError`` naming the argument)
 * ``runtime``: device choice (CUDA > MPS > CPU), CPU threads, the notebook setup cell
-* ``data``: sparse synthetic features with per-instance density and importance
+* ``data``: sparse synthetic features with per-instance density and importance, and
+  correlated / anticorrelated groups
 * ``training``: the one generic training loop, for any model batched over instances
 * ``models``: the toy model ``ToyModel`` and how to train it (``train_toy_models``)
 * ``metrics``: norms, superposition, feature dimensionality, the loss decomposition
@@ -17,6 +18,7 @@ and one package per topic, each holding that topic's analysis, figures and explo
 * ``superposition``: chapter 3, demonstrating superposition (TMS §2)
 * ``decomposition``: chapter 4, the mathematics of superposition (TMS §4)
 * ``phases``: chapter 5, phase changes (TMS §5) and k-gon learning dynamics (Chen et al. 2023)
+* ``geometry``: chapter 6, the geometry of superposition (TMS §6)
 * ``sae``: chapter 8, sparse autoencoders (Bricken et al. 2023, Gao et al. 2024,
   Rajamanoharan et al. 2024, Sharkey et al. 2022)
 
@@ -32,6 +34,7 @@ from . import (
     decomposition,
     exercises,
     features,
+    geometry,
     metrics,
     models,
     phases,
@@ -43,7 +46,7 @@ from . import (
     ui,
     widgets,
 )
-from .data import generate_batch, importance_decay, log_densities
+from .data import FeatureGroups, generate_batch, importance_decay, log_densities
 from .models import ToyModel, ToyModelConfig, ToyModels, evaluate_loss, fit_toy_models, train_toy_models
 from .runtime import describe_device, get_device, setup_notebook
 from .training import TrainConfig, train
@@ -56,6 +59,7 @@ __all__ = [
     "decomposition",
     "exercises",
     "features",
+    "geometry",
     "metrics",
     "models",
     "phases",
@@ -66,6 +70,7 @@ __all__ = [
     "training",
     "ui",
     "widgets",
+    "FeatureGroups",
     "generate_batch",
     "importance_decay",
     "log_densities",

@@ -9,11 +9,22 @@ One uniform number per entry is enough: with ``u ~ U[0, 1)``, the feature is pre
 ``u < p``, and then ``u / p`` is again uniform on ``[0, 1)``. That halves the random numbers a
 naive mask-then-value sampler draws, which matters because drawing them is the largest cost of
 a toy-model training step on a CPU.
+
+**Correlated and anticorrelated groups** (TMS §6, chapter 6): :class:`FeatureGroups` makes
+consecutive features fire together or apart while each keeps its own density. A group draws one
+more uniform ``g`` per sample: a correlated group's feature ``j`` is present when ``g < p_j``
+(all together, the most two events with these densities can overlap), an anticorrelated one's
+when ``g`` falls in its own arc of the circle, ``(g - c_j) mod 1 < p_j`` with
+``c_j = p_0 + ... + p_{j-1}``: the arcs are disjoint while ``Σ p ≤ 1``, so the features never fire
+together, and overlap as little as possible beyond it (``P(both) = max(0, p_i + p_j - 1)`` for a
+pair, the least any two events with these densities can share). So both work for every ``p``.
+A present feature's value is its own independent uniform, as for independent features.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -24,6 +35,7 @@ from .checks import check_choice, check_number, check_positive_int
 from .runtime import get_device
 
 __all__ = [
+    "FeatureGroups",
     "importance_decay",
     "log_densities",
     "as_inst_feats",
@@ -34,6 +46,90 @@ __all__ = [
 ]
 
 ArrayLike = float | int | Sequence | np.ndarray | Tensor  # scalar, nested lists, arrays
+
+
+@dataclass(frozen=True)
+class FeatureGroups:
+    """Groups of consecutive features that fire together (correlated) or apart (anticorrelated).
+
+    Features ``0 .. size*correlated - 1`` form ``correlated`` groups of ``size``, the next
+    ``size*anticorrelated`` form the anticorrelated groups, and any features after them are
+    independent. Every feature keeps its density ``p_i``; see the module docstring for how.
+
+    Args:
+        correlated: number of correlated groups.
+        anticorrelated: number of anticorrelated groups.
+        size: features per group (2: ARENA's pairs).
+
+    Example:
+        >>> FeatureGroups(correlated=1, anticorrelated=1).labels(5)
+        ['correlated 1', 'correlated 1', 'anticorrelated 1', 'anticorrelated 1', 'independent']
+    """
+
+    correlated: int = 0
+    anticorrelated: int = 0
+    size: int = 2
+
+    def __post_init__(self):
+        for name in ("correlated", "anticorrelated"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+                raise ValueError(f"{name} must be a whole number of groups >= 0, got {value!r}")
+        check_positive_int(self.size, "size")
+        if self.size < 2:
+            raise ValueError(f"size must be at least 2 features per group, got {self.size}")
+
+    @property
+    def n_grouped(self) -> int:
+        """How many features belong to a group (the first ``n_grouped``)."""
+        return self.size * (self.correlated + self.anticorrelated)
+
+    def check(self, n_features: int) -> None:
+        """``ValueError`` unless the groups fit in ``n_features`` features."""
+        if self.n_grouped > n_features:
+            raise ValueError(
+                f"groups need {self.n_grouped} features ({self.correlated} correlated and "
+                f"{self.anticorrelated} anticorrelated groups of {self.size}), "
+                f"but n_features={n_features}"
+            )
+
+    def group_of(self, n_features: int) -> Tensor:
+        """``(feats,)`` long: each feature's group number (correlated groups first), ``-1`` if none."""
+        self.check(n_features)
+        index = torch.full((n_features,), -1, dtype=torch.long)
+        index[: self.n_grouped] = torch.arange(self.n_grouped) // self.size
+        return index
+
+    def labels(self, n_features: int) -> list[str]:
+        """A label per feature: ``"correlated 1"``, ``"anticorrelated 2"`` or ``"independent"``."""
+        out = []
+        for g in self.group_of(n_features).tolist():
+            if g < 0:
+                out.append("independent")
+            elif g < self.correlated:
+                out.append(f"correlated {g + 1}")
+            else:
+                out.append(f"anticorrelated {g - self.correlated + 1}")
+        return out
+
+    def present_(
+        self, g: Float[Tensor, "inst groups batch"], p: Float[Tensor, "inst grouped 1"]
+    ) -> Tensor:
+        """Which grouped features are present, from one uniform per group and sample.
+
+        ``g``: uniforms on ``[0, 1)``, one row per group; ``p``: the grouped features' densities.
+        Returns a bool ``(inst, grouped, batch)``. Overwrites ``g``.
+        """
+        n_corr = self.size * self.correlated
+        u = g.repeat_interleave(self.size, dim=1)          # (inst, grouped, batch)
+        present = torch.empty_like(u, dtype=torch.bool)
+        torch.lt(u[:, :n_corr], p[:, :n_corr], out=present[:, :n_corr])
+        if self.anticorrelated:
+            pa = p[:, n_corr:].reshape(p.shape[0], self.anticorrelated, self.size)
+            start = (pa.cumsum(2) - pa).reshape(p.shape[0], -1, 1)  # c_j: arcs end to end
+            arc = u[:, n_corr:].sub_(start).remainder_(1.0)
+            torch.lt(arc, p[:, n_corr:], out=present[:, n_corr:])
+        return present
 
 
 def importance_decay(n_features: int, decay: float) -> Float[Tensor, "feats"]:
@@ -150,12 +246,33 @@ def _sparsify_(
     return x.mul_(present)
 
 
+def _sparsify_grouped_(
+    u: Float[Tensor, "inst feats batch"],
+    g: Float[Tensor, "inst groups batch"],
+    p: Float[Tensor, "inst feats 1"],
+    inv_p: Float[Tensor, "inst feats 1"],
+    groups: FeatureGroups,
+    signed: bool,
+) -> Float[Tensor, "inst feats batch"]:
+    """:func:`_sparsify_` for the independent features; the grouped ones take their presence
+    from the group uniforms ``g`` and their value from their own ``u``."""
+    k = groups.n_grouped
+    _sparsify_(u[:, k:], inv_p[:, k:], signed)
+    present = groups.present_(g, p[:, :k])
+    head = u[:, :k]
+    if signed:
+        head.mul_(2).sub_(1)
+    head.mul_(present)
+    return u
+
+
 def generate_batch(
     feature_probability: ArrayLike,
     batch_size: int,
     n_features: int | None = None,
     *,
     signed: bool = False,
+    groups: FeatureGroups | None = None,
     generator: torch.Generator | None = None,
     device: str | torch.device | None = "cpu",
 ) -> Float[Tensor, "inst batch feats"]:
@@ -166,6 +283,7 @@ def generate_batch(
         batch_size: samples per instance.
         n_features: needed only when ``feature_probability`` is a scalar.
         signed: values uniform on ``[-1, 1)`` instead of ``[0, 1)``.
+        groups: correlated / anticorrelated groups (:class:`FeatureGroups`); ``None``: all independent.
         generator: a ``torch.Generator`` on ``device`` for reproducible draws.
         device: where to create the batch.
     """
@@ -176,9 +294,22 @@ def generate_batch(
             raise ValueError("n_features is needed when feature_probability is a scalar")
         n_features = int(shape[-1])
     p = as_inst_feats(feature_probability, "feature_probability", n_features, low=0.0, high=1.0, low_inclusive=False)
+    _check_groups(groups, n_features)
     dev = get_device(device)
     u = torch.rand(p.shape[0], n_features, batch_size, generator=generator, device=dev)
-    return _sparsify_(u, (1 / p).to(dev)[..., None], signed).mT
+    p = p.to(dev)[..., None]
+    if groups is None or groups.n_grouped == 0:
+        return _sparsify_(u, 1 / p, signed).mT
+    n_groups = groups.correlated + groups.anticorrelated
+    g = torch.rand(p.shape[0], n_groups, batch_size, generator=generator, device=dev)
+    return _sparsify_grouped_(u, g, p, 1 / p, groups, signed).mT
+
+
+def _check_groups(groups: object, n_features: int) -> None:
+    if groups is not None:
+        if not isinstance(groups, FeatureGroups):
+            raise ValueError(f"groups must be a FeatureGroups or None, got {groups!r}")
+        groups.check(n_features)
 
 
 class FeatureSampler:
@@ -200,6 +331,7 @@ class FeatureSampler:
         *,
         seed: int = 0,
         signed: bool = False,
+        groups: FeatureGroups | None = None,
         device: str | torch.device | None = "cpu",
         backend: str | None = None,
     ):
@@ -209,11 +341,17 @@ class FeatureSampler:
         if p.ndim != 2:
             raise ValueError(f"feature_probability must be (inst, feats), got shape {tuple(p.shape)}")
         p = as_inst_feats(p, "feature_probability", p.shape[1], low=0.0, high=1.0, low_inclusive=False)
+        _check_groups(groups, p.shape[1])
         self.device = get_device(device)
         self.signed = signed
         self.batch_size = batch_size
-        self._inv_p = (1 / p).to(self.device)[..., None]  # (inst, feats, 1)
-        self._buf = torch.empty(p.shape[0], p.shape[1], batch_size, device=self.device)
+        self.groups = groups if groups is not None and groups.n_grouped else None
+        self._p = p.to(self.device)[..., None]            # (inst, feats, 1)
+        self._inv_p = 1 / self._p
+        n_rows = p.shape[1] + (0 if self.groups is None else groups.correlated + groups.anticorrelated)
+        # one buffer: the features' uniforms, then (with groups) one row per group
+        self._all = torch.empty(p.shape[0], n_rows, batch_size, device=self.device)
+        self._buf = self._all[:, : p.shape[1]]
         if backend is None:
             backend = "numpy" if self.device.type == "cpu" else "torch"
         if backend == "numpy" and self.device.type != "cpu":
@@ -221,7 +359,7 @@ class FeatureSampler:
         self.backend = backend
         if backend == "numpy":
             self._np_rng = np.random.Generator(np.random.SFC64(seed))
-            self._np_buf = self._buf.numpy()
+            self._np_buf = self._all.numpy()
         else:
             self._torch_rng = torch.Generator(device=self.device).manual_seed(seed)
 
@@ -230,8 +368,11 @@ class FeatureSampler:
         if self.backend == "numpy":
             self._np_rng.random(out=self._np_buf, dtype=np.float32)
         else:
-            self._buf.uniform_(generator=self._torch_rng)
-        return _sparsify_(self._buf, self._inv_p, self.signed).mT
+            self._all.uniform_(generator=self._torch_rng)
+        if self.groups is None:
+            return _sparsify_(self._buf, self._inv_p, self.signed).mT
+        g = self._all[:, self._buf.shape[1]:]
+        return _sparsify_grouped_(self._buf, g, self._p, self._inv_p, self.groups, self.signed).mT
 
 
 class OneHotSampler:

@@ -37,7 +37,7 @@ from jaxtyping import Float
 from torch import Tensor, nn
 
 from .checks import check_positive_int, check_weights
-from .data import ArrayLike, FeatureSampler, as_inst_feats, broadcast_instances
+from .data import ArrayLike, FeatureGroups, FeatureSampler, as_inst_feats, broadcast_instances
 from .runtime import get_device
 from .training import Callback, TrainConfig, train
 
@@ -185,16 +185,19 @@ def evaluate_loss(
     n_samples: int = 2**15,
     seed: int = 12345,
     signed: bool = False,
+    groups: FeatureGroups | None = None,
     chunk: int = 2**13,
 ) -> Float[Tensor, "inst"]:
     """Mean loss per instance on ``n_samples`` fresh samples (the same ones for a given seed and
-    number of instances), drawn ``chunk`` samples at a time, fewer for many instances."""
+    number of instances), drawn ``chunk`` samples at a time, fewer for many instances.
+    ``groups``: the correlated / anticorrelated groups the model was trained on."""
     check_positive_int(n_samples, "n_samples")
     check_positive_int(chunk, "chunk")
     device = model.W.device
     inst, feats = feature_probability.shape
     chunk = min(chunk, n_samples, max(256, EVAL_ELEMENTS // (inst * feats)))
-    sampler = FeatureSampler(feature_probability, chunk, seed=seed, signed=signed, device=device)
+    sampler = FeatureSampler(feature_probability, chunk, seed=seed, signed=signed, groups=groups,
+                             device=device)
     imp = importance.to(device)
     total = torch.zeros(model.W.shape[0], device=device, dtype=torch.float64)
     n_chunks = math.ceil(n_samples / chunk)
@@ -221,6 +224,7 @@ class ToyModels:
         train_config: how they were trained.
         loss_history: ``(n_logged, inst)`` batch losses during training.
         logged_steps: the step of each row of ``loss_history``.
+        groups: the correlated / anticorrelated feature groups of the data (``None``: independent).
     """
 
     W: Float[Tensor, "inst d_hidden feats"]
@@ -233,6 +237,7 @@ class ToyModels:
     train_config: TrainConfig
     loss_history: Tensor
     logged_steps: tuple[int, ...]
+    groups: FeatureGroups | None = None
 
     @property
     def n_inst(self) -> int:
@@ -268,6 +273,7 @@ def fit_toy_models(
     n_seeds: int = 1,
     train_config: TrainConfig = TrainConfig(),
     signed: bool = False,
+    groups: FeatureGroups | None = None,
     seed: int = 0,
     device: str | torch.device | None = None,
     callbacks: Sequence[Callback] = (),
@@ -288,7 +294,8 @@ def fit_toy_models(
             raise ValueError(f"{name} must have shape {shape}, got {tuple(t.shape)}")
     gen = torch.Generator().manual_seed(seed)
     model = ToyModel(config, generator=gen, device=dev)
-    sampler = FeatureSampler(feature_probability, train_config.batch_size, seed=seed, signed=signed, device=dev)
+    sampler = FeatureSampler(feature_probability, train_config.batch_size, seed=seed, signed=signed,
+                             groups=groups, device=dev)
     imp = importance.to(dev)
     state = train(model, sampler.sample, train_config, loss_args=(imp,), callbacks=callbacks,
                   callback_every=callback_every, progress=progress)
@@ -296,7 +303,7 @@ def fit_toy_models(
         loss = torch.full((config.n_inst,), float("nan"))
     else:
         loss = evaluate_loss(model, feature_probability, importance, n_samples=eval_samples,
-                             seed=seed + 1_000_003, signed=signed)
+                             seed=seed + 1_000_003, signed=signed, groups=groups)
     return ToyModels(
         W=model.W.detach().cpu(),
         b_final=model.b_final.detach().cpu(),
@@ -308,6 +315,7 @@ def fit_toy_models(
         train_config=train_config,
         loss_history=state.loss_history.cpu(),
         logged_steps=tuple(state.logged_steps),
+        groups=groups,
     )
 
 
@@ -321,6 +329,7 @@ def train_toy_models(
     relu: bool = True,
     hidden_relu: bool = False,
     signed: bool = False,
+    groups: FeatureGroups | None = None,
     steps: int | None = None,
     seed: int = 0,
     device: str | torch.device | None = None,
@@ -340,6 +349,8 @@ def train_toy_models(
             privileged (chapter 2).
         signed: features uniform on ``[-1, 1)`` when present, instead of ``[0, 1)`` (zero-mean
             features, as in chapter 4's loss decomposition).
+        groups: features that fire together or apart
+            (:class:`~superpos_lib.data.FeatureGroups`, chapter 6); ``None``: all independent.
         steps: optimiser steps (default: :class:`~superpos_lib.training.TrainConfig`'s 1,000).
         seed: seeds the initial weights and the data.
         device: ``None`` picks CUDA > MPS > CPU.
@@ -365,4 +376,5 @@ def train_toy_models(
     config = ToyModelConfig(n_features, d_hidden, n_inst, relu=relu, hidden_relu=hidden_relu)
     train_config = TrainConfig() if steps is None else TrainConfig(steps=steps)
     return fit_toy_models(config, arrays["feature_probability"], arrays["importance"], n_seeds=n_seeds,
-                          train_config=train_config, signed=signed, seed=seed, device=device)
+                          train_config=train_config, signed=signed, groups=groups, seed=seed,
+                          device=device)

@@ -8,6 +8,7 @@ explorer                  chapter                                     package
 ``SuperpositionExplorer`` 3 Demonstrating superposition               ``superposition``
 ``DecompositionExplorer`` 4 The mathematics of superposition          ``decomposition``
 ``PhaseExplorer``         5 Phase changes and learning dynamics       ``phases``
+``GeometryExplorer``      6 The geometry of superposition             ``geometry``
 ``SAEExplorer``           8 Sparse autoencoders                       ``sae``
 ========================  ==========================================  ==================
 
@@ -18,13 +19,15 @@ All derive from :class:`~superpos_lib.ui.Explorer`: ``ex.controls`` (name → ip
 
 from .decomposition import DecompositionExplorer
 from .features import CompositionExplorer
+from .geometry import GeometryExplorer
 from .phases import PhaseExplorer
 from .privileged import NeuronExplorer
 from .sae import SAEExplorer
 from .superposition import SuperpositionExplorer
 from .ui import Explorer, LatestOnlyWorker, ToyModelExplorer
 
-EXPLORERS = (CompositionExplorer, NeuronExplorer, SuperpositionExplorer, DecompositionExplorer, PhaseExplorer, SAEExplorer)
+EXPLORERS = (CompositionExplorer, NeuronExplorer, SuperpositionExplorer, DecompositionExplorer, PhaseExplorer,
+             GeometryExplorer, SAEExplorer)
 """Every explorer class, in chapter order."""
 
 __all__ = [
@@ -34,6 +37,7 @@ __all__ = [
     "SuperpositionExplorer",
     "DecompositionExplorer",
     "PhaseExplorer",
+    "GeometryExplorer",
     "SAEExplorer",
     "Explorer",
     "LatestOnlyWorker",

@@ -5,6 +5,8 @@ import torch
 
 from conftest import bad_input
 from superpos_lib import data
+from superpos_lib.data import FeatureGroups, FeatureSampler, generate_batch
+from superpos_lib.models import train_toy_models
 
 
 def test_importance_decay():
@@ -132,3 +134,66 @@ def test_one_hot_sampler_has_one_active_feature():
     assert (counts / counts.mean() - 1).abs().max() < 0.1        # features equally often
     with bad_input("n_features"):
         OneHotSampler(3, 0, 16)
+
+
+# -- correlated and anticorrelated groups ----------------------------------------------------------
+def _presence(x):
+    return (x != 0).float()
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.7, 0.95])
+def test_feature_groups_keep_every_density_and_set_the_overlap(p):
+    groups = FeatureGroups(correlated=1, anticorrelated=1, size=2)
+    x = generate_batch(torch.full((1, 5), p), 100_000, groups=groups, generator=torch.Generator().manual_seed(0))[0]
+    on = _presence(x)
+    assert torch.allclose(on.mean(0), torch.full((5,), p), atol=0.006)       # every marginal is p
+    assert abs((on[:, 0] * on[:, 1]).mean() - p) < 0.006                      # together: P(both) = p
+    assert abs((on[:, 2] * on[:, 3]).mean() - max(0.0, 2 * p - 1)) < 0.006    # apart: the least overlap
+    assert abs((on[:, 1] * on[:, 4]).mean() - p * p) < 0.006                  # independent of the rest
+    assert abs(x[x != 0].mean() - 0.5) < 0.01                                 # values stay uniform
+
+
+def test_anticorrelated_group_of_three_with_unequal_densities():
+    groups = FeatureGroups(anticorrelated=1, size=3)
+    p = torch.tensor([[0.2, 0.3, 0.4]])
+    on = _presence(generate_batch(p, 100_000, groups=groups, generator=torch.Generator().manual_seed(1))[0])
+    assert torch.allclose(on.mean(0), p[0], atol=0.006)
+    assert on.sum(1).max() == 1  # Σ p <= 1: never two at once
+
+
+def test_feature_sampler_with_groups_on_both_backends():
+    groups = FeatureGroups(correlated=2)
+    for backend in ("numpy", "torch"):
+        s = FeatureSampler(torch.full((3, 6), 0.3), 50_000, groups=groups, signed=True, backend=backend)
+        on = _presence(s.sample())
+        assert torch.allclose(on.mean((0, 1)), torch.full((6,), 0.3), atol=0.01)
+        assert torch.equal(on[..., 0], on[..., 1]) and torch.equal(on[..., 2], on[..., 3])
+        assert not torch.equal(on[..., 4], on[..., 5])
+
+
+def test_feature_sampler_without_groups_draws_what_it_always_drew():
+    p = torch.full((2, 4), 0.2)
+    a = FeatureSampler(p, 64, seed=3).sample().clone()
+    b = FeatureSampler(p, 64, seed=3, groups=FeatureGroups()).sample()
+    assert torch.equal(a, b)
+
+
+def test_feature_groups_labels_and_errors():
+    g = FeatureGroups(correlated=1, anticorrelated=2, size=2)
+    assert g.n_grouped == 6
+    assert g.group_of(7).tolist() == [0, 0, 1, 1, 2, 2, -1]
+    assert g.labels(7)[:3] == ["correlated 1", "correlated 1", "anticorrelated 1"]
+    with bad_input("correlated"):
+        FeatureGroups(correlated=-1)
+    with bad_input("size"):
+        FeatureGroups(size=1)
+    with bad_input("groups"):
+        generate_batch(torch.full((1, 3), 0.1), 8, groups=g)
+    with bad_input("groups"):
+        FeatureSampler(torch.full((1, 3), 0.1), 8, groups="pairs")
+
+
+def test_train_toy_models_with_groups_records_them():
+    g = FeatureGroups(anticorrelated=1)
+    r = train_toy_models(3, 2, 0.2, n_inst=2, groups=g, steps=20, device="cpu")
+    assert r.groups == g and torch.isfinite(r.loss).all()

@@ -34,8 +34,9 @@ batch 512 0.3-0.9 s; two threads were slower than one for every one of these siz
 def toy_model_title(s: dict[str, Any]) -> str:
     """The figure title for one setting of a toy-model explorer's controls."""
     kind = "ReLU" if s.get("relu", True) else "linear"
-    return (f"{kind} output, n = {s['n_features']}, m = {s['d_hidden']}, "
-            f"1 − S = {s['density']:.3g}, I = {s['importance_decay']:g}^i")
+    imp = (f"I₀ = {s['first_importance']:.2g}, others 1" if "first_importance" in s
+           else f"I = {s['importance_decay']:g}^i")
+    return f"{kind} output, n = {s['n_features']}, m = {s['d_hidden']}, 1 − S = {s['density']:.3g}, {imp}"
 
 
 class ToyModelExplorer(Explorer):
@@ -75,6 +76,9 @@ class ToyModelExplorer(Explorer):
                                                 description="density 1 − S", readout_format=".3f", **cu),
             "importance_decay": lambda: W.FloatSlider(s["importance_decay"], min=0.5, max=1.0, step=0.01,
                                                       description="importance decay", **cu),
+            "first_importance": lambda: W.FloatLogSlider(s["first_importance"], base=10, min=-1, max=1.5,
+                                                         step=0.05, description="importance I₀",
+                                                         readout_format=".2f", **cu),
             "n_features": lambda: W.IntSlider(s["n_features"], min=2, max=max_features, description="features n", **cu),
             "d_hidden": lambda: W.IntSlider(s["d_hidden"], min=1, max=max_hidden, description="hidden dims m", **cu),
             "relu": lambda: W.ToggleButtons(options=[("ReLU output", True), ("linear output", False)], value=s["relu"],
@@ -90,6 +94,16 @@ class ToyModelExplorer(Explorer):
         """The architecture for one setting of the controls (one instance)."""
         raise NotImplementedError
 
+    def importance(self, s: dict[str, Any]) -> torch.Tensor:
+        """The features' importances ``(n,)`` for one setting: ``decay ** i``, or all 1 with
+        feature 0's set to ``first_importance`` for an explorer with that control."""
+        n = s["n_features"]
+        if "first_importance" in s:
+            imp = torch.ones(n)
+            imp[0] = float(s["first_importance"])
+            return imp
+        return importance_decay(n, s["importance_decay"])
+
     def frame_for(self, s: dict[str, Any]):
         """The frame for a setting's shape, built once per ``(n_features, d_hidden)``."""
         key = (s["n_features"], s["d_hidden"])
@@ -99,7 +113,7 @@ class ToyModelExplorer(Explorer):
 
     def run(self, s: dict[str, Any], job: Job) -> ToyModels | None:
         n, k = s["n_features"], self.n_seeds
-        importance = importance_decay(n, s["importance_decay"]).expand(k, n).contiguous()
+        importance = self.importance(s).expand(k, n).contiguous()
         frame = self.frame_for(s)
 
         def live(state: TrainState):
