@@ -9,7 +9,7 @@ from .configurations import OneFeatureSweep, one_feature_sweep, within_group_cos
 from .explorer import GeometryExplorer
 from .figures import plot_configuration_losses, plot_cosine_blocks, plot_dimensionality_sweep, plot_strong_graph
 from .fractions import FRACTIONS, count_near, ideal_structure, regular_polygon, tegum_product
-from .graph import component_order, components, cosine_similarity, strong_connections
+from .graph import STRONG, component_order, components, cosine_similarity, strong_connections
 from .sweep import SWEEP_TRAINING, UniformSweep, uniform_sweep
 from .viewer import polytope_viewer
 
@@ -22,6 +22,7 @@ __all__ = [
     "UniformSweep",
     "uniform_sweep",
     "SWEEP_TRAINING",
+    "STRONG",
     "cosine_similarity",
     "strong_connections",
     "components",

@@ -23,7 +23,7 @@ from ..ui import Frame, to_numpy
 from ..ui.style import GRAM_CMAP
 from .configurations import OneFeatureSweep
 from .fractions import FRACTIONS
-from .graph import component_order, components, cosine_similarity, strong_connections
+from .graph import STRONG, component_order, components, cosine_similarity, strong_connections
 from .sweep import UniformSweep
 
 __all__ = ["plot_dimensionality_sweep", "plot_cosine_blocks", "plot_strong_graph",
@@ -71,7 +71,7 @@ def plot_dimensionality_sweep(sweep: UniformSweep, *, min_norm: float = REPRESEN
     return fig
 
 
-def plot_cosine_blocks(W: Float[Tensor, "d_hidden feats"], threshold: float = 0.1) -> Figure:
+def plot_cosine_blocks(W: Float[Tensor, "d_hidden feats"], threshold: float = STRONG) -> Figure:
     """One model's cosine similarities ``Ŵ_i · Ŵ_j``: as trained (left) and with the features
     sorted by component of the graph of strong connections, dropped features last (right)."""
     if not isinstance(W, Tensor) or W.ndim != 2:
@@ -99,7 +99,7 @@ def plot_cosine_blocks(W: Float[Tensor, "d_hidden feats"], threshold: float = 0.
     return fig
 
 
-def plot_strong_graph(W: Float[Tensor, "d_hidden feats"], threshold: float = 0.1, *,
+def plot_strong_graph(W: Float[Tensor, "d_hidden feats"], threshold: float = STRONG, *,
                       min_norm: float = REPRESENTED, max_components: int = 24) -> Figure:
     """The graph of strong connections: each represented feature a node, an edge when
     ``|Ŵ_i · W_j| > threshold``; each component drawn on its own ring, coloured by its
