@@ -7,11 +7,12 @@ import superpos_lib as sp
 
 def test_the_top_level_names():
     for name in ("train_toy_models", "fit_toy_models", "ToyModel", "ToyModelConfig", "TrainConfig", "ToyModels",
-                 "evaluate_loss", "setup_notebook", "get_device", "importance_decay", "log_densities", "generate_batch"):
+                 "evaluate_loss", "setup_notebook", "get_device", "importance_decay", "log_densities", "generate_batch",
+                 "FeatureGroups"):
         assert hasattr(sp, name), name
     params = inspect.signature(sp.train_toy_models).parameters
     assert list(params)[:4] == ["n_features", "d_hidden", "feature_probability", "importance"]
-    assert {"n_inst", "relu", "steps", "seed", "device"} <= set(params)
+    assert {"n_inst", "relu", "steps", "seed", "device", "groups"} <= set(params)
 
 
 def test_metrics_phases_and_sae_names():
@@ -22,6 +23,11 @@ def test_metrics_phases_and_sae_names():
                  "optimal_kgon", "train_one_hot", "kgon_visits", "SOLUTIONS", "SUPERPOSED",
                  "exact_optimum", "exact_loss", "ExactOptimum", "level_dwell", "Dwell"):
         assert hasattr(sp.phases, name), name
+    for name in ("FRACTIONS", "ideal_structure", "regular_polygon", "tegum_product", "count_near", "uniform_sweep",
+                 "UniformSweep", "strong_connections", "components", "component_order", "cosine_similarity",
+                 "one_feature_sweep", "within_group_cosines", "plot_dimensionality_sweep", "plot_cosine_blocks",
+                 "plot_strong_graph", "plot_configuration_losses", "polytope_viewer"):
+        assert hasattr(sp.geometry, name), name
     for name in ("expected_loss", "with_expected_loss", "active_count_probabilities"):
         assert callable(getattr(sp.superposition, name)), name
     for name in ("train_sae", "train_saes", "mmcs", "matched_mmcs", "evaluate", "SAEConfig", "SAE", "KINDS"):
@@ -32,7 +38,7 @@ def test_metrics_phases_and_sae_names():
 
 def test_every_explorer_as_widgets_name():
     for name in ("SuperpositionExplorer", "NeuronExplorer", "CompositionExplorer", "DecompositionExplorer",
-                 "PhaseExplorer", "SAEExplorer"):
+                 "PhaseExplorer", "GeometryExplorer", "SAEExplorer"):
         assert getattr(sp.widgets, name) in sp.widgets.EXPLORERS, name
 
 
@@ -46,7 +52,8 @@ def test_exercise_names():
                  "superposition", "feature_dimensionality", "dimensions_per_feature", "dense_optimal_loss",
                  "loss_decomposition", "pairwise_interference", "candidate_losses", "analytic_phase",
                  "classify_extra_feature", "regular_kgon", "one_hot_loss", "sae_forward", "l1_objective",
-                 "topk_activation", "mmcs", "matched_mmcs", "fvu", "dead_latents"):
+                 "topk_activation", "mmcs", "matched_mmcs", "fvu", "dead_latents", "square_antiprism",
+                 "tegum_product", "strong_connections", "anticorrelated_present"):
         assert name in ex.EXERCISES, name
     fixed = {"toy_forward": ["W", "b", "x"], "mmcs": ["true_directions", "W_dec"], "feature_dimensionality": ["W"]}
     for name, params in fixed.items():
