@@ -23,6 +23,14 @@ importance 0.9^i, densities p = 20^(-k/9) for k = 0..9, 4 seeds per density (40 
   at each end of its range, timed *after* the heavy training above in the same process, as a
   reader's kernel is after running a chapter; ``<explorer>_retrain_max_s`` the slowest setting,
   ``<explorer>_retrain_s_runs`` every one.
+* ``uniform_sweep_s``: chapter 6's uniform sweep (n=200, m=20, twenty densities ``20^(-k/19)``,
+  the library's 1,000 steps on batches of 256, one batched model), with its result:
+  ``uniform_half_max`` features within 0.005 of D = 1/2 at the best density with 1/(1-S) in
+  [2.2, 3.5] and ``uniform_plateau`` the range of 1/(1-S) with at least ten there.
+  ``uniform_reference_s`` is the plain recipe above (ARENA's: AdamW at lr 1e-3, batch 1,024,
+  10,000 steps, the twenty instances batched) on the same model, timed on
+  ``uniform_reference_timed_steps`` steps and scaled to 10,000 (ARENA quotes about half an
+  hour on one core); ``uniform_speedup`` the ratio.
 * ``phase_grid_s``: chapter 5's phase diagram, ``phase_grid_models`` models (20 x 20 cells of
   ``(r, p)`` for n=2, m=1, 4 seeds each) trained as one batch; ``phase_grid_agreement`` its
   agreement with the analysis away from the boundary. ``phase_grid_loop_s`` is the naive
@@ -43,7 +51,7 @@ from dataclasses import replace
 
 import torch
 
-from superpos_lib import phases
+from superpos_lib import geometry, phases
 from superpos_lib import sae as S
 from superpos_lib.data import FeatureSampler, importance_decay, log_densities
 from superpos_lib.models import ToyModel, ToyModelConfig, evaluate_loss
@@ -153,11 +161,13 @@ def main() -> dict:
                                 train_config=grid_config, device=device, progress=False)
     _sync(device)
     loop_s = (time.perf_counter() - t) / n_loop * side * side
+    uniform = uniform_benchmarks(args.quick, device, ref_threads)
     sae_figures = sae_benchmarks(args.quick, device)
     latency = explorer_latencies(args.quick, device)  # after all the training above, as in a reader's kernel
 
     return {
         **sae_figures,
+        **uniform,
         "device": str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
         "torch_threads": torch.get_num_threads(),
         "quick": args.quick,
@@ -244,6 +254,40 @@ def explorer_latencies(quick: bool, device) -> dict:
         out[f"{key}_retrain_max_s"] = round(max(runs), 3)
         out[f"{key}_retrain_s_runs"] = [round(x, 3) for x in runs]
     return out
+
+
+def uniform_benchmarks(quick: bool, device, ref_threads: int | None) -> dict:
+    """Chapter 6's uniform sweep, batched with the library's recipe, against the plain recipe."""
+    n, m, k = (40, 4, 4) if quick else (200, 20, 20)
+    config = TrainConfig(steps=50, batch_size=256) if quick else geometry.SWEEP_TRAINING
+    _sync(device)
+    t = time.perf_counter()
+    sweep = geometry.uniform_sweep(n, m, n_densities=k, train_config=config, device=device, progress=False)
+    _sync(device)
+    ours_s = time.perf_counter() - t
+    inv = sweep.inverse_density
+    window = (inv >= 2.2) & (inv <= 3.5)
+    half = sweep.count_near(0.5, tol=0.005)
+    p = sweep.density[:, None].expand(k, n).contiguous().to(device)
+    torch.manual_seed(0)
+    W0 = torch.empty(k, m, n)
+    for i in range(k):
+        torch.nn.init.xavier_normal_(W0[i])
+    timed = 20 if quick else 200
+    _sync(device)
+    t = time.perf_counter()
+    with cpu_threads(ref_threads):
+        reference_recipe(p, torch.ones(k, n, device=device), W0.to(device), timed)
+    _sync(device)
+    reference_s = (time.perf_counter() - t) * 10_000 / timed
+    return {
+        "uniform_sweep_s": round(ours_s, 2),
+        "uniform_half_max": int(half[window].max()) if window.any() else 0,
+        "uniform_plateau": sweep.plateau(0.5, tol=0.005, min_features=10),
+        "uniform_reference_timed_steps": timed,
+        "uniform_reference_s": round(reference_s, 1),
+        "uniform_speedup": round(reference_s / ours_s, 1),
+    }
 
 
 def sae_benchmarks(quick: bool, device) -> dict:
