@@ -115,6 +115,7 @@ def plot_strong_graph(W: Float[Tensor, "d_hidden feats"], threshold: float = STR
         nodes = [i for i in torch.nonzero(labels == c).flatten().tolist() if kept[i]]
         if nodes:
             groups.append(nodes)
+    total = len(groups)
     groups = groups[:max_components]
     cols = min(8, max(1, len(groups)))
     rows = max(1, math.ceil(len(groups) / cols))
@@ -126,7 +127,7 @@ def plot_strong_graph(W: Float[Tensor, "d_hidden feats"], threshold: float = STR
     for g, nodes in enumerate(groups):
         cx, cy = g % cols, -(g // cols)
         k = len(nodes)
-        ang = 2 * np.pi * np.arange(k) / k + np.pi / 2
+        ang = 2 * np.pi * np.arange(k) / k + (0.0 if k == 2 else np.pi / 2)  # a pair lies flat
         r = 0.0 if k == 1 else 0.32
         pos = {i: (cx + r * np.cos(t), cy + r * np.sin(t)) for i, t in zip(nodes, ang)}
         for u in nodes:
@@ -136,11 +137,13 @@ def plot_strong_graph(W: Float[Tensor, "d_hidden feats"], threshold: float = STR
         colour = cmap(norm(float(np.mean(D[nodes]))))
         ax.scatter([pos[i][0] for i in nodes], [pos[i][1] for i in nodes], s=22, color=colour, zorder=2,
                    edgecolors="0.2", linewidths=0.4)
-        ax.text(cx, cy - 0.47, f"{k} feat., D≈{np.mean(D[nodes]):.2f}", ha="center", va="top", fontsize=FONT)
+        ax.text(cx, cy - 0.45, str(k), ha="center", va="top", fontsize=FONT)
     ax.set_xlim(-0.6, cols - 0.4)
     ax.set_ylim(-(rows - 1) - 0.75, 0.45)
     ax.set_aspect("equal")
     ax.set_axis_off()
+    shown = f"the {len(groups)} largest of {total} components" if total > len(groups) else f"{total} components"
+    ax.set_title(f"{shown}, largest first", fontsize=FONT)
     bar = fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.9, pad=0.01)
     bar.set_label("mean Dᵢ", fontsize=FONT)
     bar.ax.tick_params(labelsize=FONT)
@@ -159,10 +162,9 @@ def plot_configuration_losses(sweep: OneFeatureSweep) -> Figure:
     for c, loss in sweep.configuration_losses().items():
         ax.plot(x, to_numpy(loss), marker="o", ms=3.5, lw=1.4, label=f"{c} of {n} features represented")
     ax.set_xscale("log")
-    ax.set_yscale("log")
-    for axis in (ax.xaxis, ax.yaxis):
-        axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-        axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=5))
     what = "importance I₀" if sweep.vary == "importance" else "density p₀"
     ax.set_xlabel(f"feature 0's {what} (the others: 1 and p = {float(sweep.models.feature_probability[0, 1]):g})",
                   fontsize=FONT)

@@ -196,7 +196,9 @@ def test_cosine_blocks_and_graph_figures():
     assert_laid_out(fig)
     g = plot_strong_graph(W)
     texts = [t.get_text() for t in g.axes[0].texts]
-    assert texts == ["5 feat., D≈0.40", "2 feat., D≈0.50"]
+    assert texts == ["5", "2"]  # one ring per component, labelled with its size
+    assert g.axes[0].get_title() == "2 components, largest first"
+    assert plot_strong_graph(W, max_components=1).axes[0].get_title() == "the 1 largest of 2 components, largest first"
     assert_readable(g)
     assert_laid_out(g)
     with bad_input("W"):
