@@ -19,6 +19,7 @@ and one package per topic, each holding that topic's analysis, figures and explo
 * ``decomposition``: chapter 4, the mathematics of superposition (TMS §4)
 * ``phases``: chapter 5, phase changes (TMS §5) and k-gon learning dynamics (Chen et al. 2023)
 * ``geometry``: chapter 6, the geometry of superposition (TMS §6)
+* ``computation``: chapter 7 (in progress), computation in superposition (TMS §7)
 * ``sae``: chapter 8, sparse autoencoders (Bricken et al. 2023, Gao et al. 2024,
   Rajamanoharan et al. 2024, Sharkey et al. 2022)
 
@@ -30,6 +31,7 @@ build machinery is not part of the library: it is the Sphinx extension in
 
 from . import (
     checks,
+    computation,
     data,
     decomposition,
     exercises,
@@ -55,6 +57,7 @@ __version__ = "0.2.0"
 
 __all__ = [
     "checks",
+    "computation",
     "data",
     "decomposition",
     "exercises",
