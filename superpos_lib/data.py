@@ -40,6 +40,8 @@ __all__ = [
     "log_densities",
     "as_inst_feats",
     "broadcast_instances",
+    "instance_settings",
+    "best_of_seeds",
     "generate_batch",
     "FeatureSampler",
     "OneHotSampler",
@@ -233,6 +235,23 @@ def broadcast_instances(
         for name, a in arrays.items()
     }
     return out, n_inst, n_seeds
+
+
+def instance_settings(
+    feature_probability: ArrayLike, importance: ArrayLike, n_features: int, n_inst: int | None
+) -> tuple[Float[Tensor, "inst feats"], Float[Tensor, "inst feats"], int, int]:
+    """A training call's density and importance, validated and shaped ``(n_inst, feats)``:
+    ``(feature_probability, importance, n_inst, n_seeds)`` (see :func:`broadcast_instances`)."""
+    p = as_inst_feats(feature_probability, "feature_probability", n_features, low=0.0, high=1.0, low_inclusive=False)
+    imp = as_inst_feats(importance, "importance", n_features, low=0.0)
+    arrays, n_inst, n_seeds = broadcast_instances({"feature_probability": p, "importance": imp}, n_inst)
+    return arrays["feature_probability"], arrays["importance"], n_inst, n_seeds
+
+
+def best_of_seeds(loss: Float[Tensor, "inst"], n_seeds: int) -> Tensor:
+    """The index of the lowest-loss instance in each group of ``n_seeds`` consecutive ones."""
+    groups = loss.view(-1, n_seeds)
+    return groups.argmin(1) + torch.arange(groups.shape[0]) * n_seeds
 
 
 def _sparsify_(

@@ -37,7 +37,7 @@ from jaxtyping import Float
 from torch import Tensor, nn
 
 from .checks import check_positive_int, check_weights
-from .data import ArrayLike, FeatureGroups, FeatureSampler, as_inst_feats, broadcast_instances
+from .data import ArrayLike, FeatureGroups, FeatureSampler, best_of_seeds, instance_settings
 from .runtime import get_device
 from .training import Callback, TrainConfig, train
 
@@ -245,8 +245,7 @@ class ToyModels:
 
     def best(self) -> "ToyModels":
         """The lowest-loss seed of each configuration (``n_inst / n_seeds`` instances)."""
-        groups = self.loss.view(-1, self.n_seeds)
-        idx = groups.argmin(1) + torch.arange(groups.shape[0]) * self.n_seeds
+        idx = best_of_seeds(self.loss, self.n_seeds)
         return replace(
             self,
             W=self.W[idx],
@@ -370,11 +369,9 @@ def train_toy_models(
         check_positive_int(n_inst, "n_inst")
     if steps is not None:
         check_positive_int(steps, "steps")
-    p = as_inst_feats(feature_probability, "feature_probability", n_features, low=0.0, high=1.0, low_inclusive=False)
-    imp = as_inst_feats(importance, "importance", n_features, low=0.0)
-    arrays, n_inst, n_seeds = broadcast_instances({"feature_probability": p, "importance": imp}, n_inst)
+    p, imp, n_inst, n_seeds = instance_settings(feature_probability, importance, n_features, n_inst)
     config = ToyModelConfig(n_features, d_hidden, n_inst, relu=relu, hidden_relu=hidden_relu)
     train_config = TrainConfig() if steps is None else TrainConfig(steps=steps)
-    return fit_toy_models(config, arrays["feature_probability"], arrays["importance"], n_seeds=n_seeds,
+    return fit_toy_models(config, p, imp, n_seeds=n_seeds,
                           train_config=train_config, signed=signed, groups=groups, seed=seed,
                           device=device)

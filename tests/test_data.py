@@ -197,3 +197,12 @@ def test_train_toy_models_with_groups_records_them():
     g = FeatureGroups(anticorrelated=1)
     r = train_toy_models(3, 2, 0.2, n_inst=2, groups=g, steps=20, device="cpu")
     assert r.groups == g and torch.isfinite(r.loss).all()
+
+
+def test_instance_settings_and_best_of_seeds():
+    p, imp, n_inst, n_seeds = data.instance_settings([[0.1], [0.5]], 1.0, 3, 4)
+    assert p.shape == imp.shape == (4, 3) and (n_inst, n_seeds) == (4, 2)
+    assert p[:, 0].tolist() == pytest.approx([0.1, 0.1, 0.5, 0.5])
+    assert data.best_of_seeds(torch.tensor([3.0, 1.0, 0.5, 2.0]), 2).tolist() == [1, 2]
+    with bad_input("importance"):
+        data.instance_settings(0.1, -1.0, 3, None)

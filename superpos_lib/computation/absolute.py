@@ -21,7 +21,7 @@ from jaxtyping import Float
 from torch import Tensor, nn
 
 from ..checks import check_positive_int
-from ..data import ArrayLike, FeatureSampler, as_inst_feats, broadcast_instances
+from ..data import ArrayLike, FeatureSampler, best_of_seeds, instance_settings
 from ..runtime import get_device
 from ..training import TrainConfig, train
 
@@ -85,8 +85,7 @@ class AbsoluteValueModels:
 
     def best(self) -> "AbsoluteValueModels":
         """The lowest-loss seed of each setting."""
-        groups = self.loss.view(-1, self.n_seeds)
-        idx = groups.argmin(1) + torch.arange(groups.shape[0]) * self.n_seeds
+        idx = best_of_seeds(self.loss, self.n_seeds)
         return replace(self, W1=self.W1[idx], W2=self.W2[idx], b=self.b[idx], loss=self.loss[idx],
                        feature_probability=self.feature_probability[idx], importance=self.importance[idx],
                        n_seeds=1)
@@ -109,10 +108,7 @@ def train_absolute_value(
     check_positive_int(n_features, "n_features")
     check_positive_int(d_hidden, "d_hidden")
     check_positive_int(eval_samples, "eval_samples")
-    p = as_inst_feats(feature_probability, "feature_probability", n_features, low=0.0, high=1.0, low_inclusive=False)
-    imp = as_inst_feats(importance, "importance", n_features, low=0.0)
-    arrays, n_inst, n_seeds = broadcast_instances({"feature_probability": p, "importance": imp}, n_inst)
-    p, imp = arrays["feature_probability"], arrays["importance"]
+    p, imp, n_inst, n_seeds = instance_settings(feature_probability, importance, n_features, n_inst)
     dev = get_device(device)
     model = AbsoluteValueModel(n_features, d_hidden, n_inst, generator=torch.Generator().manual_seed(seed),
                                device=dev)
