@@ -16,7 +16,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from ..checks import check_choice, check_number, check_positive_int
-from ..data import FeatureGroups, as_inst_feats
+from ..data import FeatureGroups, as_inst_feats, best_of_seeds
 from ..metrics import REPRESENTED, feature_norms
 from ..models import ToyModels, train_toy_models
 from .graph import cosine_similarity
@@ -44,8 +44,7 @@ class OneFeatureSweep:
 
     def best(self) -> Float[Tensor, "k d_hidden feats"]:
         """The lowest-loss model's ``W`` at each value."""
-        idx = self.loss.argmin(1) + torch.arange(len(self.values)) * self.loss.shape[1]
-        return self.models.W[idx]
+        return self.models.W[best_of_seeds(self.loss.flatten(), self.loss.shape[1])]
 
     def configuration_losses(self) -> dict[int, Float[Tensor, "k"]]:
         """For each configuration found (number of represented features), its lowest loss at
