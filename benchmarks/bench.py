@@ -31,6 +31,15 @@ importance 0.9^i, densities p = 20^(-k/9) for k = 0..9, 4 seeds per density (40 
   10,000 steps, the twenty instances batched) on the same model, timed on
   ``uniform_reference_timed_steps`` steps and scaled to 10,000 (ARENA quotes about half an
   hour on one core); ``uniform_speedup`` the ratio.
+* ``computation_sweep_s``: chapter 7's sweep of absolute-value models (n=100, m=40, five
+  densities, importance 0.99^i, 2,000 steps on batches of 512, one batched model with
+  hand-written gradients), with ``computation_sides`` and ``computation_polysemantic`` per
+  density. ``computation_reference_s`` is ARENA's recipe written plainly (batch-major einsum
+  model, autograd, ``torch.optim.Adam`` at lr 1e-3, batch 1,024, 5,000 steps, the densities as
+  instances of one model: ARENA quotes about 3.5 minutes); ``computation_loop_s`` the same
+  recipe one density at a time, the plain loop. Both are timed on
+  ``computation_reference_timed_steps`` steps and scaled to 5,000; ``computation_speedup`` is
+  ``computation_reference_s / computation_sweep_s``.
 * ``phase_grid_s``: chapter 5's phase diagram, ``phase_grid_models`` models (20 x 20 cells of
   ``(r, p)`` for n=2, m=1, 4 seeds each) trained as one batch; ``phase_grid_agreement`` its
   agreement with the analysis away from the boundary. ``phase_grid_loop_s`` is the naive
@@ -51,7 +60,7 @@ from dataclasses import replace
 
 import torch
 
-from superpos_lib import geometry, phases
+from superpos_lib import computation, geometry, phases
 from superpos_lib import sae as S
 from superpos_lib.data import FeatureSampler, importance_decay, log_densities
 from superpos_lib.models import ToyModel, ToyModelConfig, evaluate_loss
@@ -162,12 +171,14 @@ def main() -> dict:
     _sync(device)
     loop_s = (time.perf_counter() - t) / n_loop * side * side
     uniform = uniform_benchmarks(args.quick, device, ref_threads)
+    computing = computation_benchmarks(args.quick, device, ref_threads)
     sae_figures = sae_benchmarks(args.quick, device)
     latency = explorer_latencies(args.quick, device)  # after all the training above, as in a reader's kernel
 
     return {
         **sae_figures,
         **uniform,
+        **computing,
         "device": str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
         "torch_threads": torch.get_num_threads(),
         "quick": args.quick,
@@ -287,6 +298,64 @@ def uniform_benchmarks(quick: bool, device, ref_threads: int | None) -> dict:
         "uniform_reference_timed_steps": timed,
         "uniform_reference_s": round(reference_s, 1),
         "uniform_speedup": round(reference_s / ours_s, 1),
+    }
+
+
+def computation_reference(feature_probability, importance, d_hidden: int, steps: int, batch: int = 1024) -> None:
+    """ARENA's absolute-value recipe written plainly: batch-major einsum model, autograd,
+    ``torch.optim.Adam`` at lr 1e-3, fresh signed samples each step (a mask and a value)."""
+    n_inst, n = feature_probability.shape
+    device = feature_probability.device
+    W1 = torch.nn.Parameter(torch.nn.init.xavier_normal_(torch.empty(n_inst, d_hidden, n, device=device)))
+    W2 = torch.nn.Parameter(torch.nn.init.xavier_normal_(torch.empty(n_inst, n, d_hidden, device=device)))
+    b = torch.nn.Parameter(torch.zeros(n_inst, n, device=device))
+    opt = torch.optim.Adam([W1, W2, b], lr=1e-3)
+    for _ in range(steps):
+        mag = 2 * torch.rand(batch, n_inst, n, device=device) - 1
+        x = torch.where(torch.rand(batch, n_inst, n, device=device) < feature_probability, mag, 0.0)
+        h = torch.relu(torch.einsum("bif,ihf->bih", x, W1))
+        y = torch.relu(torch.einsum("bih,ifh->bif", h, W2) + b)
+        loss = (importance * (x.abs() - y) ** 2).mean(dim=(0, 2)).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+def computation_benchmarks(quick: bool, device, ref_threads: int | None) -> dict:
+    """Chapter 7's sweep, batched with hand-written gradients, against ARENA's plain recipe."""
+    n, m = (20, 8) if quick else (100, 40)
+    config = TrainConfig(steps=50, batch_size=256) if quick else computation.COMPUTATION_TRAINING
+    densities = computation.DENSITIES
+    _sync(device)
+    t = time.perf_counter()
+    sweep = computation.computation_sweep(n, m, densities, train_config=config, device=device)
+    _sync(device)
+    ours_s = time.perf_counter() - t
+    k = len(densities)
+    p = torch.tensor(densities, device=device)[:, None].expand(k, n).contiguous()
+    imp = importance_decay(n, computation.DECAY).to(device)
+    timed = 10 if quick else 200
+    torch.manual_seed(0)
+    _sync(device)
+    t = time.perf_counter()
+    with cpu_threads(ref_threads):
+        computation_reference(p, imp, m, timed)
+    _sync(device)
+    reference_s = (time.perf_counter() - t) * 5_000 / timed
+    t = time.perf_counter()
+    with cpu_threads(ref_threads):
+        for i in range(k):
+            computation_reference(p[i : i + 1], imp, m, timed // k)
+    _sync(device)
+    loop_s = (time.perf_counter() - t) * 5_000 / (timed // k)
+    return {
+        "computation_sweep_s": round(ours_s, 2),
+        "computation_sides": sweep.n_sides.tolist(),
+        "computation_polysemantic": sweep.n_polysemantic.tolist(),
+        "computation_reference_timed_steps": timed,
+        "computation_reference_s": round(reference_s, 1),
+        "computation_loop_s": round(loop_s, 1),
+        "computation_speedup": round(reference_s / ours_s, 1),
     }
 
 

@@ -19,7 +19,8 @@ and one package per topic, each holding that topic's analysis, figures and explo
 * ``decomposition``: chapter 4, the mathematics of superposition (TMS §4)
 * ``phases``: chapter 5, phase changes (TMS §5) and k-gon learning dynamics (Chen et al. 2023)
 * ``geometry``: chapter 6, the geometry of superposition (TMS §6)
-* ``computation``: chapter 7 (in progress), computation in superposition (TMS §7)
+* ``computation``: chapter 7, computation in superposition (TMS §7): the absolute-value model,
+  the asymmetric motif, adversarial vulnerability
 * ``sae``: chapter 8, sparse autoencoders (Bricken et al. 2023, Gao et al. 2024,
   Rajamanoharan et al. 2024, Sharkey et al. 2022)
 

@@ -17,6 +17,7 @@ All derive from :class:`~superpos_lib.ui.Explorer`: ``ex.controls`` (name → ip
 ``ex.shown`` (the control values of the figure on display), ``ex.error``.
 """
 
+from .computation import ComputationExplorer
 from .decomposition import DecompositionExplorer
 from .features import CompositionExplorer
 from .geometry import GeometryExplorer
@@ -27,7 +28,7 @@ from .superposition import SuperpositionExplorer
 from .ui import Explorer, LatestOnlyWorker, ToyModelExplorer
 
 EXPLORERS = (CompositionExplorer, NeuronExplorer, SuperpositionExplorer, DecompositionExplorer, PhaseExplorer,
-             GeometryExplorer, SAEExplorer)
+             GeometryExplorer, ComputationExplorer, SAEExplorer)
 """Every explorer class, in chapter order."""
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "DecompositionExplorer",
     "PhaseExplorer",
     "GeometryExplorer",
+    "ComputationExplorer",
     "SAEExplorer",
     "Explorer",
     "LatestOnlyWorker",

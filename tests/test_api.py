@@ -28,6 +28,11 @@ def test_metrics_phases_and_sae_names():
                  "one_feature_sweep", "within_group_cosines", "plot_dimensionality_sweep", "plot_cosine_blocks",
                  "plot_strong_graph", "plot_configuration_losses", "polytope_viewer"):
         assert hasattr(sp.geometry, name), name
+    for name in ("AbsoluteValueModel", "AbsoluteValueModels", "train_absolute_value", "computed_sides",
+                 "feature_response", "primary_neurons", "find_asymmetric_motifs", "AsymmetricMotif",
+                 "computation_sweep", "ComputationSweep", "relu_output_min_perturbation", "min_perturbation",
+                 "plot_responses", "plot_sides_vs_density", "plot_motif", "plot_vulnerability", "COMPUTATION_TRAINING"):
+        assert hasattr(sp.computation, name), name
     for name in ("expected_loss", "with_expected_loss", "active_count_probabilities"):
         assert callable(getattr(sp.superposition, name)), name
     for name in ("train_sae", "train_saes", "mmcs", "matched_mmcs", "evaluate", "SAEConfig", "SAE", "KINDS"):
@@ -38,7 +43,7 @@ def test_metrics_phases_and_sae_names():
 
 def test_every_explorer_as_widgets_name():
     for name in ("SuperpositionExplorer", "NeuronExplorer", "CompositionExplorer", "DecompositionExplorer",
-                 "PhaseExplorer", "GeometryExplorer", "SAEExplorer"):
+                 "PhaseExplorer", "GeometryExplorer", "ComputationExplorer", "SAEExplorer"):
         assert getattr(sp.widgets, name) in sp.widgets.EXPLORERS, name
 
 
@@ -53,7 +58,8 @@ def test_exercise_names():
                  "loss_decomposition", "pairwise_interference", "candidate_losses", "analytic_phase",
                  "classify_extra_feature", "regular_kgon", "one_hot_loss", "sae_forward", "l1_objective",
                  "topk_activation", "mmcs", "matched_mmcs", "fvu", "dead_latents", "square_antiprism",
-                 "tegum_product", "strong_connections", "anticorrelated_present"):
+                 "tegum_product", "strong_connections", "anticorrelated_present", "abs_two_neurons", "sides_computed",
+                 "cancel_push", "relu_output_attack"):
         assert name in ex.EXERCISES, name
     fixed = {"toy_forward": ["W", "b", "x"], "mmcs": ["true_directions", "W_dec"], "feature_dimensionality": ["W"]}
     for name, params in fixed.items():

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import torch
 
 from . import (
+    computation,
     decomposition,
     features,
     geometry,
@@ -23,7 +24,7 @@ __all__ = ["EXERCISES", "check", "find", "stub_function"]
 
 EXERCISES: dict[str, Exercise] = {
     ex.name: ex
-    for module in (features, privileged, superposition, decomposition, phases, geometry, sae, sae_recovery)
+    for module in (features, privileged, superposition, decomposition, phases, geometry, computation, sae, sae_recovery)
     for ex in module.EXERCISES
 }
 """Every exercise by name, in chapter order."""

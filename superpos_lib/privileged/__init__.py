@@ -13,7 +13,7 @@ The neuron model is the core toy model with ``hidden_relu=True``:
 
 from .basis import basis_alignment, loss_after_rotation, neuron_monosemanticity, random_rotation, rotate_hidden
 from .explorer import NeuronExplorer
-from .figures import NeuronFrame, draw_neuron_bars, plot_alignment_vs_density, plot_neuron_sweep, plot_neuron_weights
+from .figures import NeuronFrame, draw_neuron_bars, redraw_neuron_bars, plot_alignment_vs_density, plot_neuron_sweep, plot_neuron_weights
 
 __all__ = [
     "basis_alignment",
@@ -26,5 +26,6 @@ __all__ = [
     "draw_neuron_bars",
     "plot_alignment_vs_density",
     "plot_neuron_sweep",
+    "redraw_neuron_bars",
     "plot_neuron_weights",
 ]

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from jaxtyping import Float, Int
 from matplotlib.axes import Axes
+from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from torch import Tensor
@@ -21,7 +22,13 @@ from ..checks import check_weights
 from ..ui import Frame, check_sweep, frame_slider, importance_colours, panel_titles, rgb, to_numpy
 from .basis import basis_alignment
 
-__all__ = ["draw_neuron_bars", "plot_neuron_weights", "plot_alignment_vs_density", "NeuronFrame", "plot_neuron_sweep"]
+__all__ = ["draw_neuron_bars", "redraw_neuron_bars", "plot_neuron_weights", "plot_alignment_vs_density", "NeuronFrame", "plot_neuron_sweep"]
+
+FAST_BARS = 400
+"""Above this many segments (neurons × features), :func:`draw_neuron_bars` draws one collection."""
+
+LEGEND_FEATURES = 12
+"""The most features :func:`plot_neuron_sweep` lists in its legend."""
 
 FONT = 9
 """Smallest text of the static figures, in points: 9 pt as displayed, since they are shown at
@@ -41,22 +48,51 @@ def draw_neuron_bars(ax: Axes, W: Float[Tensor, "d_hidden feats"], importance: F
     """One stacked bar per neuron: the weight ``W[k, i]`` of each feature, coloured by importance.
 
     Positive weights stack up from 0, negative ones down. A monosemantic neuron is one colour.
-    Returns one ``BarContainer`` per feature (its segment in every neuron).
+    Returns one ``BarContainer`` per feature (its segment in every neuron); above
+    :data:`FAST_BARS` segments, one ``PolyCollection`` of them all instead (a static figure only).
     """
     if W.ndim != 2:
         raise ValueError(f"W must have shape (d_hidden, feats), got {tuple(W.shape)}")
     w = to_numpy(W)
     colours = importance_colours(importance, w.shape[1])
     bottoms, heights = _stacks(w)
-    containers = [
-        ax.bar(np.arange(w.shape[0]), heights[:, i], bottom=bottoms[:, i], color=colours[i], width=0.7, edgecolor="white", linewidth=0.3)
-        for i in range(w.shape[1])
-    ]
+    if w.size > FAST_BARS:  # one collection: thousands of patches take seconds to draw
+        x = np.arange(w.shape[0], dtype=float)[:, None].repeat(w.shape[1], 1)
+        x0, x1, y0, y1 = x - 0.35, x + 0.35, bottoms, bottoms + heights
+        verts = np.stack([np.stack([x0, y0], -1), np.stack([x1, y0], -1), np.stack([x1, y1], -1),
+                          np.stack([x0, y1], -1)], axis=2).reshape(-1, 4, 2)
+        faces = np.tile(colours, (w.shape[0], 1))
+        containers = [ax.add_collection(PolyCollection(verts, facecolors=faces, edgecolors="white", linewidths=0.2))]
+        ax.update_datalim(verts.reshape(-1, 2))
+        ax.autoscale_view()
+    else:
+        containers = [
+            ax.bar(np.arange(w.shape[0]), heights[:, i], bottom=bottoms[:, i], color=colours[i], width=0.7,
+                   edgecolor="white", linewidth=0.3)
+            for i in range(w.shape[1])
+        ]
     ax.axhline(0, color="0.3", lw=0.6)
-    ax.set_xticks(np.arange(w.shape[0]))
+    if w.shape[0] <= 20:
+        ax.set_xticks(np.arange(w.shape[0]))
+    else:  # one label per neuron would overlap
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=10, integer=True))
     ax.set_xlabel("neuron", fontsize=fontsize)
     ax.tick_params(labelsize=fontsize)
     return containers
+
+
+def redraw_neuron_bars(ax: Axes, containers: list, W: Float[Tensor, "d_hidden feats"], colours: np.ndarray) -> None:
+    """Move the bars :func:`draw_neuron_bars` drew (``containers``) to the weights ``W``, recolour
+    them, and fit the axis to the tallest stack (an explorer's frame redraws this way)."""
+    w = to_numpy(W)
+    bottoms, heights = _stacks(w)
+    for i, container in enumerate(containers):
+        for k, rect in enumerate(container):
+            rect.set_y(bottoms[k, i])
+            rect.set_height(heights[k, i])
+            rect.set_color(colours[i])
+    span = max(1.0, float(np.abs(w).sum(axis=1).max()))
+    ax.set_ylim(-span * 1.05, span * 1.05)
 
 
 def plot_neuron_weights(
@@ -169,16 +205,7 @@ class NeuronFrame(Frame):
         """Redraw with new weights and loss curve; returns the (same) figure."""
         if tuple(W.shape) != (self.d_hidden, self.n_features):
             raise ValueError(f"W must have shape {(self.d_hidden, self.n_features)}, got {tuple(W.shape)}")
-        w = to_numpy(W)
-        colours = importance_colours(importance, self.n_features)
-        bottoms, heights = _stacks(w)
-        for i, container in enumerate(self._stacks):
-            for k, rect in enumerate(container):
-                rect.set_y(bottoms[k, i])
-                rect.set_height(heights[k, i])
-                rect.set_color(colours[i])
-        span = max(1.0, float(np.abs(w).sum(axis=1).max()))
-        self.ax_neurons.set_ylim(-span * 1.05, span * 1.05)
+        redraw_neuron_bars(self.ax_neurons, self._stacks, W, importance_colours(importance, self.n_features))
         for rect, value in zip(self._align, to_numpy(basis_alignment(W[None], hidden_relu=True)[0])):
             rect.set_height(value)
         self._set_loss(logged_steps, loss_history, title)
@@ -192,7 +219,10 @@ def plot_neuron_sweep(
     importance: Float[Tensor, "feats"] | None = None,
     active: int = 0,
 ):
-    """A plotly figure with a slider over precomputed neuron models: stacked neuron weights."""
+    """A plotly figure with a slider over precomputed neuron models: stacked neuron weights.
+
+    Up to :data:`LEGEND_FEATURES` features get a legend entry each; with more, hovering a
+    segment names its feature."""
     if W.ndim != 3:
         raise ValueError(f"W must have shape (frames, d_hidden, feats), got {tuple(W.shape)}")
     n_frames, d_hidden, n_feats = W.shape
@@ -200,10 +230,14 @@ def plot_neuron_sweep(
     import plotly.graph_objects as go
     colours = [rgb(c) for c in importance_colours(importance, n_feats)]
 
+    many = d_hidden > LEGEND_FEATURES  # then numbered neurons on a plain axis: names would overlap
+    x = list(range(d_hidden)) if many else [f"neuron {j}" for j in range(d_hidden)]
+
     def traces(k: int) -> list:
         w = to_numpy(W[k])
         return [
-            go.Bar(x=[f"neuron {j}" for j in range(d_hidden)], y=w[:, i].tolist(), name=f"feature {i}",
+            go.Bar(x=x, y=w[:, i].tolist(), name=f"feature {i}",
+                   showlegend=n_feats <= LEGEND_FEATURES,
                    marker={"color": colours[i]}, hovertemplate=f"feature {i}: %{{y:.2f}}<extra></extra>")
             for i in range(n_feats)
         ]
@@ -213,6 +247,7 @@ def plot_neuron_sweep(
     fig.update_layout(
         barmode="relative", height=430, template="plotly_white", margin={"l": 40, "r": 20, "t": 30, "b": 20},
         yaxis={"title": "weight from each feature", "range": [-span, span]}, legend={"font": {"size": 12}}, font={"size": 12},
+        xaxis={"title": "neuron"} if many else {},
         sliders=[frame_slider(labels, active)],
     )
     return fig

@@ -195,7 +195,8 @@ def test_benchmark_script_runs_and_reports_every_figure():
     f = json.loads(run.stdout.strip().splitlines()[-1])
     assert f["device"] == "cpu" and f["quick"] is True and f["intro_reference_threads"] in (1, 2)
     for key in ["intro_reference_s", "intro_ours_s", "phase_grid_s", "phase_grid_loop_s", "sae_recovery_s",
-                "uniform_sweep_s", "uniform_reference_s"]:
+                "uniform_sweep_s", "uniform_reference_s", "computation_sweep_s", "computation_reference_s",
+                "computation_loop_s"]:
         assert isinstance(f[key], float) and 0 < f[key] < 300, key  # seconds
     for key in ["sae_steps_per_s", "sae_naive_steps_per_s"]:
         assert isinstance(f[key], float) and f[key] > 0, key
@@ -204,6 +205,9 @@ def test_benchmark_script_runs_and_reports_every_figure():
     assert f["sae_speedup"] == pytest.approx(f["sae_steps_per_s"] / f["sae_naive_steps_per_s"], rel=0.02)
     assert f["uniform_speedup"] == pytest.approx(f["uniform_reference_s"] / f["uniform_sweep_s"], rel=0.05, abs=0.1)
     assert f["uniform_reference_timed_steps"] > 0 and f["uniform_half_max"] >= 0
+    assert f["computation_speedup"] == pytest.approx(f["computation_reference_s"] / f["computation_sweep_s"], rel=0.05, abs=0.1)
+    assert f["computation_reference_timed_steps"] > 0
+    assert len(f["computation_sides"]) == len(f["computation_polysemantic"]) == 5
     assert f["uniform_plateau"] is None or f["uniform_plateau"][0] <= f["uniform_plateau"][1]
     ratios = f["intro_loss_ratio_per_density"]
     assert len(ratios) == 10 and f["intro_loss_ratio_max"] == max(ratios) and all(0 < r < 10 for r in ratios)

@@ -91,7 +91,7 @@ def test_enough_exercises_per_chapter():
         per_chapter.setdefault(ex.chapter, []).append(ex.name)
     assert len(EXERCISES) >= 24
     assert set(per_chapter) == {"01_features", "02_privileged_basis", "03_superposition", "04_mathematics",
-                                "05_phase_changes", "06_geometry", "08_sparse_autoencoders"}
+                                "05_phase_changes", "06_geometry", "07_computation", "08_sparse_autoencoders"}
     assert all(len(names) >= 4 for names in per_chapter.values()), per_chapter
 
 

@@ -25,13 +25,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # conftest, also when run as a script
 from conftest import MIN_TEXT_PX, SITE_FIGURE_PX, assert_laid_out, assert_readable  # noqa: E402
 
-from superpos_lib import decomposition, features, metrics, phases, privileged  # noqa: E402
+from superpos_lib import computation, decomposition, features, metrics, phases, privileged  # noqa: E402
 from superpos_lib import sae as S  # noqa: E402
 from superpos_lib import superposition as sup  # noqa: E402
 from superpos_lib.data import importance_decay, log_densities  # noqa: E402
 from superpos_lib.ui import Frame, toy_model_title  # noqa: E402
 
-TOPICS = ("features", "privileged", "superposition", "decomposition", "phases", "sae")
+TOPICS = ("features", "privileged", "superposition", "decomposition", "phases", "computation", "sae")
 
 
 def _g(seed: int = 0) -> torch.Generator:
@@ -202,6 +202,58 @@ def _density_histograms():
     return S.plot_density_histograms(dens)
 
 
+# chapter 7
+def _abs_weights(n_inst: int, d_hidden: int, n: int, seed: int = 0):
+    g = _g(seed)
+    return (torch.randn(n_inst, d_hidden, n, generator=g), torch.rand(n_inst, n, d_hidden, generator=g),
+            0.3 * torch.rand(n_inst, n, generator=g))
+
+
+def _abs_responses():
+    return computation.plot_responses(*_abs_weights(2, 4, 6), importance=importance_decay(6, 0.9),
+                                      titles=["dense, 1 − S = 1", "sparse, 1 − S = 0.01"], panel_size=3.3)
+
+
+def _abs_neurons_small():
+    return privileged.plot_neuron_weights(_abs_weights(2, 4, 6)[0], importance=importance_decay(6, 0.9),
+                                          titles=["dense, 1 − S = 1", "sparse, 1 − S = 0.01"], panel_size=3.3)
+
+
+def _abs_neurons_sweep():
+    return privileged.plot_neuron_weights(0.3 * _abs_weights(2, 40, 100)[0], importance=importance_decay(100, 0.99),
+                                          titles=["1 − S = 1: two neurons per feature", "1 − S = 0.1: every neuron shared"],
+                                          n_cols=1, panel_size=6.7)
+
+
+def _sides_vs_density():
+    return computation.plot_sides_vs_density(torch.tensor([1.0, 0.3, 0.1, 0.03, 0.01]), torch.tensor([36, 41, 84, 78, 72]),
+                                             torch.tensor([18, 15, 0, 1, 8]), torch.tensor([0, 11, 40, 40, 40]), d_hidden=40)
+
+
+def _motif():
+    W1, W2, b = _abs_weights(1, 4, 6)
+    motif = computation.AsymmetricMotif(neuron=0, strong=3, weak=5, strong_sign=-1, weak_sign=1, strong_weight=1.9,
+                                        weak_weight=0.45, read=2.4, push=4.58, inhibition=-4.75, inhibitors=(1, 2, 3),
+                                        bias=0.14, output=0.0, reverse_push=0.26)
+    return computation.plot_motif(motif, W1[0], W2[0], b[0])
+
+
+def _vulnerability_storage():
+    v = torch.rand(5, 20, generator=_g()) * 10 + 0.5
+    xs = torch.linspace(1, 6, 50)
+    return computation.plot_vulnerability(1 + 5 * torch.rand(5, 20, generator=_g(1)), {"l2": v / 4, "linf": v},
+                                          xlabel="1 / Dᵢ (features sharing i's dimension)",
+                                          labels=["1 − S = 1", "1 − S = 0.3", "1 − S = 0.1", "1 − S = 0.03", "1 − S = 0.01"],
+                                          reference={"l2": (xs.numpy(), xs.sqrt().numpy())})
+
+
+def _vulnerability_abs():
+    v = torch.rand(5, 100, generator=_g()) * 10 + 0.8
+    return computation.plot_vulnerability(torch.tensor([0.9, 1.05, 2.1, 1.95, 1.8]), {"l2": v / 5, "linf": v},
+                                          xlabel="sides computed per neuron",
+                                          labels=["1 − S = 1", "1 − S = 0.3", "1 − S = 0.1", "1 − S = 0.03", "1 − S = 0.01"])
+
+
 FIGURES = {
     "features.plot_readout_scatter": _readout_scatter,
     "privileged.plot_neuron_weights (three models)": _neuron_weights_three,
@@ -222,6 +274,13 @@ FIGURES = {
     "phases.plot_candidate_losses (with the optimum)": _candidate_losses,
     "phases.plot_candidate_losses (alone)": _candidate_losses_plain,
     "phases.plot_kgon_dynamics": _kgon_dynamics,
+    "computation.plot_responses": _abs_responses,
+    "privileged.plot_neuron_weights (chapter 7, small)": _abs_neurons_small,
+    "privileged.plot_neuron_weights (chapter 7, sweep)": _abs_neurons_sweep,
+    "computation.plot_sides_vs_density": _sides_vs_density,
+    "computation.plot_motif": _motif,
+    "computation.plot_vulnerability (storage)": _vulnerability_storage,
+    "computation.plot_vulnerability (absolute value)": _vulnerability_abs,
     "sae.plot_sae_directions": _sae_directions,
     "sae.plot_l0_fvu_frontier": _l0_fvu_frontier,
     "sae.plot_recovery_heatmaps": _recovery_heatmaps,
@@ -261,6 +320,16 @@ def _toy_frames(frame_class, shapes):
 
 def _neuron_frames():  # the neuron explorer: n = 10, m = 5 by default; sliders up to 20 and 10
     yield from _toy_frames(privileged.NeuronFrame, [(10, 5), (20, 10), (2, 1), (10, 5)])
+
+
+def _computation_frames():  # n = 6, m = 4 by default; sliders up to 16 and 8
+    for n, m, training in ((6, 4, True), (16, 8, False), (2, 1, False), (6, 4, False)):
+        frame = computation.ComputationFrame(n, m, 600)
+        W1, W2, b = _abs_weights(1, m, n)
+        steps, loss = _loss_curve(1e-4, 0.2, 24)
+        title = computation.computation_title({"n_features": n, "d_hidden": m, "density": 0.00112, "importance_decay": 0.99})
+        title += "   (training: step 575/600)" if training else "   (loss 0.000123)"
+        yield frame.update(W1[0], W2[0], b[0], importance_decay(n, 0.9), steps, loss, title=title)
 
 
 def _superposition_frames():  # n = 5, m = 2 by default (2-D directions); WᵀW when m != 2
@@ -305,6 +374,7 @@ FRAMES = {
     "privileged.NeuronFrame": _neuron_frames,
     "superposition.ExplorerFrame": _superposition_frames,
     "decomposition.DecompositionFrame": _decomposition_frames,
+    "computation.ComputationFrame": _computation_frames,
     "phases.PhaseFrame": _phase_frames,
     "sae.SAEFrame": _sae_frames,
 }
@@ -328,8 +398,14 @@ def _features_sweep():
     return sup.plot_features_sweep(torch.randn(10, 2, 5, generator=_g()), INTRO_TITLES, importance=importance_decay(5, 0.9))
 
 
+def _neuron_sweep_100():  # chapter 7's slider: 100 features, no legend
+    return privileged.plot_neuron_sweep(torch.randn(5, 40, 100, generator=_g()), [f"1 − S = {p:g}" for p in DENSITIES20[:5].tolist()],
+                                        importance=importance_decay(100, 0.99), active=2)
+
+
 PLOTLY = {
     "features.plot_readout_sweep": _readout_sweep,
+    "privileged.plot_neuron_sweep (100 features)": _neuron_sweep_100,
     "privileged.plot_neuron_sweep": _neuron_sweep,
     "superposition.plot_features_sweep": _features_sweep,
 }

@@ -53,7 +53,7 @@ def explorer(request):
 
 def test_explorer_keys():
     assert [cls.key() for cls in EXPLORERS] == ["composition_explorer", "neuron_explorer", "superposition_explorer",
-                                                "decomposition_explorer", "phase_explorer", "geometry_explorer",
+                                                "decomposition_explorer", "phase_explorer", "geometry_explorer", "computation_explorer",
                                                 "sae_explorer"]
 
 
