@@ -29,8 +29,9 @@ __all__ = ["EXPLORER_TRAINING", "ComputationFrame", "ComputationExplorer", "comp
 
 EXPLORER_TRAINING = TrainConfig(steps=600, batch_size=256, lr=0.03, threads=1)
 """The explorer's schedule, on one thread of its own: 600 steps on batches of 256. Measured on 2
-CPU cores after heavy training in the same process: 0.5 s per retrain of 4 seeds at n = 16,
-m = 8 (the 1,000-step, batch-512 recipe took 1.4 s), and the same sides computed at n = 6, m = 4."""
+CPU cores by ``benchmarks/bench.py`` (after its heavy training, live frames and drawing
+included): 0.69 s per update, median over the settings, 1.2 s at n = 16, m = 8 (training alone
+there: 0.5 s, against 1.4 s for the 1,000-step, batch-512 recipe)."""
 
 
 def computation_title(s: dict[str, Any]) -> str:
