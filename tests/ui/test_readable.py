@@ -25,13 +25,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # conftest, also when run as a script
 from conftest import MIN_TEXT_PX, SITE_FIGURE_PX, assert_laid_out, assert_readable  # noqa: E402
 
-from superpos_lib import computation, decomposition, features, metrics, phases, privileged  # noqa: E402
+from superpos_lib import computation, decomposition, features, geometry, metrics, phases, privileged  # noqa: E402
 from superpos_lib import sae as S  # noqa: E402
 from superpos_lib import superposition as sup  # noqa: E402
 from superpos_lib.data import importance_decay, log_densities  # noqa: E402
+from superpos_lib.geometry.explorer import GeometryFrame, GeometryFrame3D  # noqa: E402
 from superpos_lib.ui import Frame, toy_model_title  # noqa: E402
 
-TOPICS = ("features", "privileged", "superposition", "decomposition", "phases", "computation", "sae")
+TOPICS = ("features", "privileged", "superposition", "decomposition", "phases", "geometry", "computation", "sae")
 
 
 def _g(seed: int = 0) -> torch.Generator:
@@ -202,6 +203,21 @@ def _density_histograms():
     return S.plot_density_histograms(dens)
 
 
+# chapter 6 (the sweeps as the chapter sizes them, trained for a few steps: only the text is checked)
+def _dimensionality_sweep():
+    from superpos_lib.training import TrainConfig
+    return geometry.plot_dimensionality_sweep(geometry.uniform_sweep(200, 20, 20, train_config=TrainConfig(steps=20, batch_size=64)))
+
+
+def _tegum_W():
+    W = torch.randn(40, 100, generator=_g())
+    return W / W.norm(dim=0)
+
+
+def _configuration_losses():
+    return geometry.plot_configuration_losses(geometry.one_feature_sweep(torch.logspace(0, 1.5, 8), n_seeds=2))
+
+
 # chapter 7
 def _abs_weights(n_inst: int, d_hidden: int, n: int, seed: int = 0):
     g = _g(seed)
@@ -274,6 +290,10 @@ FIGURES = {
     "phases.plot_candidate_losses (with the optimum)": _candidate_losses,
     "phases.plot_candidate_losses (alone)": _candidate_losses_plain,
     "phases.plot_kgon_dynamics": _kgon_dynamics,
+    "geometry.plot_dimensionality_sweep": _dimensionality_sweep,
+    "geometry.plot_cosine_blocks": lambda: geometry.plot_cosine_blocks(_tegum_W()),
+    "geometry.plot_strong_graph": lambda: geometry.plot_strong_graph(_tegum_W()),
+    "geometry.plot_configuration_losses": _configuration_losses,
     "computation.plot_responses": _abs_responses,
     "privileged.plot_neuron_weights (chapter 7, small)": _abs_neurons_small,
     "privileged.plot_neuron_weights (chapter 7, sweep)": _abs_neurons_sweep,
@@ -320,6 +340,16 @@ def _toy_frames(frame_class, shapes):
 
 def _neuron_frames():  # the neuron explorer: n = 10, m = 5 by default; sliders up to 20 and 10
     yield from _toy_frames(privileged.NeuronFrame, [(10, 5), (20, 10), (2, 1), (10, 5)])
+
+
+def _geometry_frames(frame_class, shapes):  # n = 5, m = 2 by default; n up to 12, m = 2 or 3
+    for k, n in enumerate(shapes):
+        frame = frame_class(n, frame_class.projection == "3d" and 3 or 2, 1000)
+        W = torch.randn(frame.d_hidden, n, generator=_g(k))
+        steps, loss = _loss_curve(1e-4, 0.3)
+        title = toy_model_title({"density": 0.00112, "first_importance": 31.6, "n_features": n,
+                                 "d_hidden": frame.d_hidden, "relu": True})
+        yield frame.update(W, torch.ones(n), steps, loss, title=title + "   (training: step 975/1000)")
 
 
 def _computation_frames():  # n = 6, m = 4 by default; sliders up to 16 and 8
@@ -374,6 +404,8 @@ FRAMES = {
     "privileged.NeuronFrame": _neuron_frames,
     "superposition.ExplorerFrame": _superposition_frames,
     "decomposition.DecompositionFrame": _decomposition_frames,
+    "geometry.GeometryFrame": lambda: _geometry_frames(GeometryFrame, (5, 12, 2)),
+    "geometry.GeometryFrame3D": lambda: _geometry_frames(GeometryFrame3D, (8, 12, 3)),
     "computation.ComputationFrame": _computation_frames,
     "phases.PhaseFrame": _phase_frames,
     "sae.SAEFrame": _sae_frames,
