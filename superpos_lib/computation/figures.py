@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from torch import Tensor
 
+from ..checks import check_positive_int
 from ..ui import importance_colours, panel_titles, to_numpy
 from .analysis import AsymmetricMotif, check_absolute_weights, feature_response
 
@@ -78,6 +79,10 @@ def plot_sides_vs_density(
     """Left: sides computed (and twice the fully computed features) against density, with the
     limit ``m`` a model without superposition cannot pass. Right: polysemantic neurons."""
     d = to_numpy(density)
+    for value, name in ((n_sides, "n_sides"), (n_full, "n_full"), (n_polysemantic, "n_polysemantic")):
+        if to_numpy(value).shape != d.shape:
+            raise ValueError(f"{name} must have one value per density ({d.size}), got shape {tuple(to_numpy(value).shape)}")
+    check_positive_int(d_hidden, "d_hidden")
     fig = Figure(figsize=(6.72, 2.7), layout="constrained")
     ax, ax2 = fig.subplots(1, 2)
     ax.plot(d, to_numpy(n_sides), "o-", color="C0", label="sides computed")

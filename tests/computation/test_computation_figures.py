@@ -32,6 +32,11 @@ def test_plot_sides_vs_density_marks_the_neuron_limit():
     ax, ax2 = fig.axes
     assert list(ax.lines[0].get_ydata()) == [36, 80] and list(ax.lines[1].get_ydata()) == [36, 2]
     assert any("m = 40" in t.get_text() for t in ax.texts) and list(ax2.lines[0].get_ydata()) == [0, 40]
+    with bad_input("n_full"):
+        plot_sides_vs_density(torch.tensor([1.0, 0.1]), torch.tensor([36, 80]), torch.tensor([18]),
+                              torch.tensor([0, 40]), d_hidden=40)
+    with bad_input("d_hidden"):
+        plot_sides_vs_density(torch.tensor([1.0]), torch.tensor([36]), torch.tensor([18]), torch.tensor([0]), d_hidden=0)
 
 
 def test_plot_motif_sums_to_the_output():
