@@ -22,8 +22,8 @@ from .style import to_numpy
 
 __all__ = ["Frame"]
 
-_LAYOUTS: dict[type, list] = {}
-"""Each frame class's layout (its axes' positions), computed once."""
+_LAYOUTS: dict[tuple, list] = {}
+"""Each frame class's layout (its axes' positions) per loss-axis range, computed once."""
 
 
 class Frame:
@@ -59,11 +59,15 @@ class Frame:
 
         A live frame then costs no layout, and nothing moves from frame to frame. The title (if
         any) is laid out with :attr:`TITLE_LINES` lines and the loss axis (if any) with its widest
-        tick labels. The layout is computed for the first frame of a class and reused for the
-        others: an explorer that builds a frame per shape pays for one layout, not one per shape
-        (a class whose layout depended on more than its class would need a key here).
+        tick labels. The layout is computed for the first frame of a class and loss-axis range and
+        reused for the others: an explorer that builds a frame per shape pays for one layout, not
+        one per shape. The loss axis' range (``0 .. total_steps``) is part of the key because it
+        sets the step labels: whether a label sits at the right edge ("1000" for 1000 steps, none
+        for 150, whose last tick 160 lies outside) and how wide it is, so a layout made for one
+        step count can cut off another's last label (a class whose layout depended on anything
+        else would need it in the key too).
         """
-        key = type(self)
+        key = (type(self), tuple(self.ax_loss.get_xlim()) if hasattr(self, "_loss_line") else None)
         if key in _LAYOUTS:
             for ax, position in zip(self.figure.axes, _LAYOUTS[key]):
                 ax.set_position(position)

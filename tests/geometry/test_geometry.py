@@ -29,6 +29,7 @@ from superpos_lib.geometry import (
     uniform_sweep,
     within_group_cosines,
 )
+from superpos_lib.geometry.explorer import GeometryFrame, GeometryFrame3D
 from superpos_lib.training import TrainConfig
 
 FAST = TrainConfig(steps=150, batch_size=256)
@@ -244,3 +245,18 @@ def test_explorer_three_dimensions_and_bounds(explorer):
     explorer.update(d_hidden=2, n_features=5)
     assert explorer.frame.ax_geo.name == "rectilinear"
     assert math.isfinite(explorer.result.loss[0])
+
+
+@pytest.mark.parametrize("frame_class", [GeometryFrame, GeometryFrame3D])
+@pytest.mark.parametrize("step_counts", [(150, 1000), (1000, 150)])
+def test_frame_layout_fits_every_step_count(frame_class, step_counts, monkeypatch):
+    # a layout frozen for 150 steps (last tick 160 outside the view) left no room for "1000"
+    monkeypatch.setattr("superpos_lib.ui.frame._LAYOUTS", {})  # as if no frame had been built yet
+    m = 3 if frame_class.projection == "3d" else 2
+    for steps in step_counts:
+        frame = frame_class(5, m, steps)
+        logged = list(range(0, steps + 1, steps // 10))
+        fig = frame.update(torch.randn(m, 5), torch.ones(5), logged, torch.logspace(-0.5, -4, len(logged)), title="t")
+        assert frame.ax_loss.get_xlim() == (0, steps)
+        assert_readable(fig)
+        assert_laid_out(fig)

@@ -29,6 +29,7 @@ from superpos_lib import computation, decomposition, features, geometry, metrics
 from superpos_lib import sae as S  # noqa: E402
 from superpos_lib import superposition as sup  # noqa: E402
 from superpos_lib.data import importance_decay, log_densities  # noqa: E402
+from superpos_lib.geometry.explorer import GeometryFrame, GeometryFrame3D  # noqa: E402
 from superpos_lib.ui import Frame, toy_model_title  # noqa: E402
 
 TOPICS = ("features", "privileged", "superposition", "decomposition", "phases", "geometry", "computation", "sae")
@@ -341,6 +342,16 @@ def _neuron_frames():  # the neuron explorer: n = 10, m = 5 by default; sliders 
     yield from _toy_frames(privileged.NeuronFrame, [(10, 5), (20, 10), (2, 1), (10, 5)])
 
 
+def _geometry_frames(frame_class, shapes):  # n = 5, m = 2 by default; n up to 12, m = 2 or 3
+    for k, n in enumerate(shapes):
+        frame = frame_class(n, frame_class.projection == "3d" and 3 or 2, 1000)
+        W = torch.randn(frame.d_hidden, n, generator=_g(k))
+        steps, loss = _loss_curve(1e-4, 0.3)
+        title = toy_model_title({"density": 0.00112, "first_importance": 31.6, "n_features": n,
+                                 "d_hidden": frame.d_hidden, "relu": True})
+        yield frame.update(W, torch.ones(n), steps, loss, title=title + "   (training: step 975/1000)")
+
+
 def _computation_frames():  # n = 6, m = 4 by default; sliders up to 16 and 8
     for n, m, training in ((6, 4, True), (16, 8, False), (2, 1, False), (6, 4, False)):
         frame = computation.ComputationFrame(n, m, 600)
@@ -393,6 +404,8 @@ FRAMES = {
     "privileged.NeuronFrame": _neuron_frames,
     "superposition.ExplorerFrame": _superposition_frames,
     "decomposition.DecompositionFrame": _decomposition_frames,
+    "geometry.GeometryFrame": lambda: _geometry_frames(GeometryFrame, (5, 12, 2)),
+    "geometry.GeometryFrame3D": lambda: _geometry_frames(GeometryFrame3D, (8, 12, 3)),
     "computation.ComputationFrame": _computation_frames,
     "phases.PhaseFrame": _phase_frames,
     "sae.SAEFrame": _sae_frames,
