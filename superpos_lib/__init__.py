@@ -21,7 +21,9 @@ and one package per topic, each holding that topic's analysis, figures and explo
 * ``geometry``: chapter 6, the geometry of superposition (TMS §6)
 * ``computation``: chapter 7, computation in superposition (TMS §7): the absolute-value model,
   the asymmetric motif, adversarial vulnerability
-* ``sae``: chapter 8, sparse autoencoders (Bricken et al. 2023, Gao et al. 2024,
+* ``memorization``: chapter 8, memorization and double descent (Henighan et al. 2023): toy
+  models on finite datasets, the dimensionality of training examples
+* ``sae``: chapter 9, sparse autoencoders (Bricken et al. 2023, Gao et al. 2024,
   Rajamanoharan et al. 2024, Sharkey et al. 2022)
 
 ``widgets`` gathers every explorer, and ``exercises`` every chapter's exercises with checkers
@@ -38,6 +40,7 @@ from . import (
     exercises,
     features,
     geometry,
+    memorization,
     metrics,
     models,
     phases,
@@ -64,6 +67,7 @@ __all__ = [
     "exercises",
     "features",
     "geometry",
+    "memorization",
     "metrics",
     "models",
     "phases",

@@ -14,7 +14,7 @@ Two ways to get gradients, tested against each other: :meth:`ToyModel.loss` is t
 definition (use autograd on it), :meth:`ToyModel.loss_and_grads` computes the same loss and its
 gradients by hand in a batch-last layout, which is what the training loop uses.
 
-**Training them.** :func:`train_toy_models` is the one call a learner needs (chapters 2–8 use
+**Training them.** :func:`train_toy_models` is the one call a learner needs (chapters 2–9 use
 it); :func:`fit_toy_models` is the full-control version on already-shaped ``(inst, feats)``
 settings (callbacks, schedules), which the explorers and the phase diagrams call. Both run the
 library's generic loop (:func:`superpos_lib.training.train`) with the fast recipe of
@@ -148,9 +148,26 @@ class ToyModel(nn.Module):
         :class:`~superpos_lib.data.FeatureSampler`), where the batched matrix products are fast.
         Each instance's gradient is that of its own loss.
         """
+        n_feats, batch = x.shape[2], x.shape[1]
+        return self.weighted_loss_and_grads(x, importance[..., None], 1.0 / (n_feats * batch), with_loss=with_loss)
+
+    @torch.no_grad()
+    def weighted_loss_and_grads(
+        self,
+        x: Float[Tensor, "inst batch feats"],
+        weight: Tensor,
+        scale: float,
+        *,
+        with_loss: bool = True,
+    ) -> tuple[Float[Tensor, "inst"] | None, tuple[Float[Tensor, "inst d_hidden feats"], Float[Tensor, "inst feats"]]]:
+        """``scale · Σ_{batch, i} weight · (x_i - x'_i)²`` and its gradients, by hand.
+
+        ``weight`` broadcasts to the batch-last layout ``(inst, feats, batch)``: ``(inst, feats, 1)``
+        weighs features (the importance), ``(inst, 1, batch)`` weighs examples (the finite
+        datasets of :mod:`superpos_lib.memorization`, padded to a common size).
+        """
         W, c = self.W, self.config
         xt = x.mT                                              # (inst, feats, batch)
-        n_feats, batch = xt.shape[1], xt.shape[2]
         h = torch.bmm(W, xt)                                   # (inst, d_hidden, batch)
         a = h.clamp(min=0) if c.hidden_relu else h
         out = torch.baddbmm(self.b_final[..., None], W.mT, a)  # (inst, feats, batch)
@@ -158,9 +175,8 @@ class ToyModel(nn.Module):
             out.clamp_(min=0)
             active = out > 0
         diff = out.sub_(xt)                                    # x' - x
-        weight = importance[..., None]                         # (inst, feats, 1)
-        loss = diff.square().mul_(weight).sum((1, 2)) / (n_feats * batch) if with_loss else None
-        g = diff.mul_(weight * (2.0 / (n_feats * batch)))      # dL/dx', in place
+        loss = diff.square().mul_(weight).sum((1, 2)) * scale if with_loss else None
+        g = diff.mul_(weight * (2.0 * scale))                  # dL/dx', in place
         if c.relu:
             g.mul_(active)                                     # dL/d(pre-ReLU output)
         db = g.sum(-1)

@@ -21,6 +21,7 @@ from .computation import ComputationExplorer
 from .decomposition import DecompositionExplorer
 from .features import CompositionExplorer
 from .geometry import GeometryExplorer
+from .memorization import MemorizationExplorer
 from .phases import PhaseExplorer
 from .privileged import NeuronExplorer
 from .sae import SAEExplorer
@@ -28,7 +29,7 @@ from .superposition import SuperpositionExplorer
 from .ui import Explorer, LatestOnlyWorker, ToyModelExplorer
 
 EXPLORERS = (CompositionExplorer, NeuronExplorer, SuperpositionExplorer, DecompositionExplorer, PhaseExplorer,
-             GeometryExplorer, ComputationExplorer, SAEExplorer)
+             GeometryExplorer, ComputationExplorer, MemorizationExplorer, SAEExplorer)
 """Every explorer class, in chapter order."""
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "PhaseExplorer",
     "GeometryExplorer",
     "ComputationExplorer",
+    "MemorizationExplorer",
     "SAEExplorer",
     "Explorer",
     "LatestOnlyWorker",
