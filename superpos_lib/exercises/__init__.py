@@ -1,5 +1,6 @@
-"""Exercises for every chapter, with checkers that teach (chapters 1-8; TMS §1-§7,
-Chen et al. 2023, Bricken et al. 2023, Gao et al. 2024, Sharkey et al. 2022).
+"""Exercises for every chapter, with checkers that teach (chapters 1-9; TMS §1-§7,
+Chen et al. 2023, Henighan et al. 2023, Bricken et al. 2023, Gao et al. 2024, Sharkey et al.
+2022).
 
 Each exercise is a function the learner writes from a stub. ``check(name, fn)`` returns
 ``None`` for a right answer and otherwise raises :class:`ExerciseFailed`, an
@@ -13,7 +14,8 @@ comparison with the solution on small seeded inputs, naming the input that diffe
   the reusable checks (``call_safely``, ``expect_tensor``, ``expect_close``, ...);
 * one module per chapter: :mod:`.features` (1), :mod:`.privileged` (2),
   :mod:`.superposition` (3), :mod:`.decomposition` (4), :mod:`.phases` (5), :mod:`.geometry`
-  (6), :mod:`.computation` (7), :mod:`.sae` and :mod:`.sae_recovery` (8).
+  (6), :mod:`.computation` (7), :mod:`.memorization` (8), :mod:`.sae` and :mod:`.sae_recovery`
+  (9).
 
 ``EXERCISES`` maps each name to its :class:`Exercise`; a solution's source is what the chapter's
 solution cell shows, and ``stub_function(name)`` turns a stub into a function. The checkers

@@ -12,6 +12,7 @@ from . import (
     decomposition,
     features,
     geometry,
+    memorization,
     phases,
     privileged,
     sae,
@@ -24,7 +25,8 @@ __all__ = ["EXERCISES", "check", "find", "stub_function"]
 
 EXERCISES: dict[str, Exercise] = {
     ex.name: ex
-    for module in (features, privileged, superposition, decomposition, phases, geometry, computation, sae, sae_recovery)
+    for module in (features, privileged, superposition, decomposition, phases, geometry, computation, memorization,
+                   sae, sae_recovery)
     for ex in module.EXERCISES
 }
 """Every exercise by name, in chapter order."""
