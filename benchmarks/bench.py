@@ -40,6 +40,16 @@ importance 0.9^i, densities p = 20^(-k/9) for k = 0..9, 4 seeds per density (40 
   recipe one density at a time, the plain loop. Both are timed on
   ``computation_reference_timed_steps`` steps and scaled to 5,000; ``computation_speedup`` is
   ``computation_reference_s / computation_sweep_s``.
+* ``memorization_sweep_s``: chapter 8's double-descent sweep (n=200, m=2, 1-S=0.05, twelve
+  dataset sizes from 3 to 500, three seeds each, 2,500 full-batch AdamW steps, sizes batched in
+  buckets with hand-written gradients), with ``memorization_peak_size``, the size where the
+  best seed's test loss peaks, and ``memorization_peak_ratio``, the peak over the larger end.
+  ``memorization_reference_s`` is the paper's schedule written plainly (one model at a time,
+  autograd, ``torch.optim.AdamW`` at lr 1e-3 with weight decay 1e-2, 2,500 warm-up steps then
+  cosine, 50,000 full-batch steps), ``memorization_plain_s`` the same plain loop on our
+  2,500-step schedule; both are timed on ``memorization_timed_steps`` steps per size and scaled
+  to their length and the three seeds. ``memorization_speedup`` is
+  ``memorization_reference_s / memorization_sweep_s``.
 * ``phase_grid_s``: chapter 5's phase diagram, ``phase_grid_models`` models (20 x 20 cells of
   ``(r, p)`` for n=2, m=1, 4 seeds each) trained as one batch; ``phase_grid_agreement`` its
   agreement with the analysis away from the boundary. ``phase_grid_loop_s`` is the naive
@@ -53,6 +63,7 @@ workload so the script itself can be tested in seconds; its numbers mean nothing
 from __future__ import annotations
 
 import argparse
+import math
 import json
 import statistics
 import time
@@ -60,7 +71,7 @@ from dataclasses import replace
 
 import torch
 
-from superpos_lib import computation, geometry, phases
+from superpos_lib import computation, geometry, memorization, phases
 from superpos_lib import sae as S
 from superpos_lib.data import FeatureSampler, importance_decay, log_densities
 from superpos_lib.models import ToyModel, ToyModelConfig, evaluate_loss
@@ -172,6 +183,7 @@ def main() -> dict:
     loop_s = (time.perf_counter() - t) / n_loop * side * side
     uniform = uniform_benchmarks(args.quick, device, ref_threads)
     computing = computation_benchmarks(args.quick, device, ref_threads)
+    memorizing = memorization_benchmarks(args.quick, device, ref_threads)
     sae_figures = sae_benchmarks(args.quick, device)
     latency = explorer_latencies(args.quick, device)  # after all the training above, as in a reader's kernel
 
@@ -179,6 +191,7 @@ def main() -> dict:
         **sae_figures,
         **uniform,
         **computing,
+        **memorizing,
         "device": str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
         "torch_threads": torch.get_num_threads(),
         "quick": args.quick,
@@ -356,6 +369,64 @@ def computation_benchmarks(quick: bool, device, ref_threads: int | None) -> dict
         "computation_reference_s": round(reference_s, 1),
         "computation_loop_s": round(loop_s, 1),
         "computation_speedup": round(reference_s / ours_s, 1),
+    }
+
+
+def memorization_reference(X: torch.Tensor, d_hidden: int, steps: int, total_steps: int, lr: float,
+                           warmup_steps: int) -> None:
+    """One model on one fixed dataset ``X (T, n)``, the paper's way written plainly: autograd,
+    ``torch.optim.AdamW`` (weight decay 1e-2), linear warm-up then cosine over ``total_steps``,
+    full batch; runs the first ``steps`` of them."""
+    n = X.shape[1]
+    W = torch.nn.Parameter(torch.nn.init.xavier_normal_(torch.empty(d_hidden, n, device=X.device)))
+    b = torch.nn.Parameter(torch.zeros(n, device=X.device))
+    opt = torch.optim.AdamW([W, b], lr=lr, weight_decay=1e-2)
+
+    def rate(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        return 0.5 * (1 + math.cos(math.pi * (step - warmup_steps) / (total_steps - warmup_steps)))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, rate)
+    for _ in range(steps):
+        loss = ((torch.relu(X @ W.T @ W + b) - X) ** 2).sum(-1).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+
+
+def memorization_benchmarks(quick: bool, device, ref_threads: int | None) -> dict:
+    """Chapter 8's double-descent sweep against the paper's schedule written plainly."""
+    sizes = (3, 8, 30) if quick else memorization.SIZES
+    config = replace(memorization.MEMORIZATION_TRAINING, steps=50) if quick else memorization.MEMORIZATION_TRAINING
+    seeds = 3
+    _sync(device)
+    t = time.perf_counter()
+    dd = memorization.double_descent(sizes, n_seeds=seeds, train_config=config, device=device)
+    _sync(device)
+    ours_s = time.perf_counter() - t
+    best = dd.best()
+    peak = int(best.test_loss.argmax())
+    ends = max(best.test_loss[0].item(), best.test_loss[-1].item())
+    X, n_examples = memorization.finite_datasets(sizes, device=device)
+    timed = 10 if quick else 100
+    per_step = 0.0
+    with cpu_threads(ref_threads):
+        for k, T in enumerate(sizes):
+            _sync(device)
+            t = time.perf_counter()
+            memorization_reference(X[k, :T], 2, timed, 50_000, 1e-3, 2_500)
+            _sync(device)
+            per_step += (time.perf_counter() - t) / timed
+    return {
+        "memorization_sweep_s": round(ours_s, 2),
+        "memorization_peak_size": best.sizes[peak],
+        "memorization_peak_ratio": round(best.test_loss[peak].item() / ends, 1),
+        "memorization_timed_steps": timed,
+        "memorization_reference_s": round(per_step * 50_000 * seeds, 1),
+        "memorization_plain_s": round(per_step * config.steps * seeds, 1),
+        "memorization_speedup": round(per_step * 50_000 * seeds / ours_s, 1),
     }
 
 

@@ -130,7 +130,7 @@ def steady_memory() -> bool:
     and never shrinks: measured, chapter 5 peaked at 1.72 GB under nbval after its explorer had run.
     The threshold must not be small either: at glibc's starting value (128 KiB) every freed
     activation of a training step (an SAE's ``4 × 512 × 128`` floats are 1 MiB) is unmapped and
-    the next one mapped and zeroed afresh, and chapter 8's SAEs trained 1.8 times slower (the
+    the next one mapped and zeroed afresh, and chapter 9's SAEs trained 1.8 times slower (the
     chapter took 129 s, 73-77 s at 4 or 16 MiB; chapter 5 peaked at 0.82-1.04 GB at 4 MiB).
     Returns whether it could be set (``False`` off glibc).
     """

@@ -33,6 +33,11 @@ def test_metrics_phases_and_sae_names():
                  "computation_sweep", "ComputationSweep", "relu_output_min_perturbation", "min_perturbation",
                  "plot_responses", "plot_sides_vs_density", "plot_motif", "plot_vulnerability", "COMPUTATION_TRAINING"):
         assert hasattr(sp.computation, name), name
+    for name in ("finite_datasets", "FiniteDataModel", "double_descent", "DoubleDescent", "test_loss", "regimes",
+                 "Regimes", "example_dimensionality", "feature_dims", "dimension_owners", "plot_hidden_vectors",
+                 "plot_double_descent", "plot_dimensionality", "plot_memorization_sweep", "MEMORIZATION_TRAINING",
+                 "N_FEATURES", "DENSITY", "SIZES"):
+        assert hasattr(sp.memorization, name), name
     for name in ("expected_loss", "with_expected_loss", "active_count_probabilities"):
         assert callable(getattr(sp.superposition, name)), name
     for name in ("train_sae", "train_saes", "mmcs", "matched_mmcs", "evaluate", "SAEConfig", "SAE", "KINDS"):
@@ -43,7 +48,7 @@ def test_metrics_phases_and_sae_names():
 
 def test_every_explorer_as_widgets_name():
     for name in ("SuperpositionExplorer", "NeuronExplorer", "CompositionExplorer", "DecompositionExplorer",
-                 "PhaseExplorer", "GeometryExplorer", "ComputationExplorer", "SAEExplorer"):
+                 "PhaseExplorer", "GeometryExplorer", "ComputationExplorer", "MemorizationExplorer", "SAEExplorer"):
         assert getattr(sp.widgets, name) in sp.widgets.EXPLORERS, name
 
 

@@ -1,4 +1,4 @@
-"""Exercises of chapter 8, sparse autoencoders (Bricken et al. 2023, Gao et al. 2024): the
+"""Exercises of chapter 9, sparse autoencoders (Bricken et al. 2023, Gao et al. 2024): the
 SAE's forward pass, the ReLU + L1 objective, the TopK activation and dead latents. The
 recovery scores (MMCS, matched MMCS) and FVU are in :mod:`.sae_recovery`."""
 
@@ -18,7 +18,7 @@ from .core import (
     seeded,
 )
 
-CHAPTER = "08_sparse_autoencoders"
+CHAPTER = "09_sparse_autoencoders"
 
 
 # -- the forward pass ---------------------------------------------------------------------------

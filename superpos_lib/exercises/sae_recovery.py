@@ -1,4 +1,4 @@
-"""Exercises of chapter 8, sparse autoencoders (Sharkey et al. 2022): how well a decoder
+"""Exercises of chapter 9, sparse autoencoders (Sharkey et al. 2022): how well a decoder
 recovers known features (MMCS and its one-to-one matched version) and the fraction of
 variance unexplained."""
 

@@ -11,7 +11,7 @@
 from .analysis import OWNS, Regimes, dimension_owners, example_dimensionality, feature_dims, regimes
 from .explorer import EXPLORER_TRAINING, MemorizationExplorer, MemorizationFrame, memorization_title
 from .figures import (draw_vectors, plot_dimensionality, plot_double_descent, plot_hidden_vectors,
-                      plot_memorization_sweep)
+                      plot_memorization_sweep, plot_test_loss_by_width)
 from .finite import (BUCKET_RATIO, DENSITY, MEMORIZATION_TRAINING, N_FEATURES, SIZES, DoubleDescent, FiniteDataModel,
                      double_descent, finite_datasets, test_loss)
 
@@ -19,6 +19,7 @@ __all__ = [
     "OWNS", "Regimes", "dimension_owners", "example_dimensionality", "feature_dims", "regimes",
     "EXPLORER_TRAINING", "MemorizationExplorer", "MemorizationFrame", "memorization_title",
     "draw_vectors", "plot_dimensionality", "plot_double_descent", "plot_hidden_vectors", "plot_memorization_sweep",
+    "plot_test_loss_by_width",
     "BUCKET_RATIO", "DENSITY", "MEMORIZATION_TRAINING", "N_FEATURES", "SIZES", "DoubleDescent", "FiniteDataModel",
     "double_descent", "finite_datasets", "test_loss",
 ]

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import ipywidgets as W
-import numpy as np
 import torch
 from jaxtyping import Float
 from matplotlib.figure import Figure
@@ -22,7 +21,7 @@ from ..training import TrainConfig
 from ..ui import Frame, to_numpy
 from ..ui.explorer import Explorer, Job
 from .analysis import regimes
-from .figures import EXAMPLE_COLOUR, FEATURE_COLOUR, _lim, draw_vectors
+from .figures import EXAMPLE_COLOUR, FEATURE_COLOUR, _lim, _segments, draw_vectors
 from .finite import N_FEATURES, SIZES, DoubleDescent, double_descent, finite_datasets
 
 __all__ = ["EXPLORER_TRAINING", "EXPLORER_SIZES", "MemorizationFrame", "MemorizationExplorer", "memorization_title"]
@@ -43,11 +42,8 @@ def memorization_title(s: dict[str, Any]) -> str:
 
 def _redraw_vectors(ax, artists: list, v: Tensor) -> None:
     a = to_numpy(v)
-    segs = np.full((3 * a.shape[1], 2), np.nan)
-    segs[1::3] = a.T
-    segs[0::3] = 0.0
     line, dots = artists
-    line.set_data(segs[:, 0], segs[:, 1])
+    line.set_segments(_segments(a))
     dots.set_offsets(a.T)
     lim = _lim(a)
     ax.set_xlim(-lim, lim)

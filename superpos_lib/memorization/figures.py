@@ -7,12 +7,13 @@ and the site's kernel-free slider over the sizes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
 from jaxtyping import Float
 from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 from torch import Tensor
@@ -22,7 +23,7 @@ from .analysis import OWNS, example_dimensionality, feature_dims
 from .finite import DoubleDescent
 
 __all__ = ["FEATURE_COLOUR", "EXAMPLE_COLOUR", "draw_vectors", "plot_hidden_vectors", "plot_double_descent",
-           "plot_dimensionality", "plot_memorization_sweep"]
+           "plot_dimensionality", "plot_test_loss_by_width", "plot_memorization_sweep"]
 
 FONT = 9
 """Smallest text, in points (shown at 100 dpi, no wider than the page's 672 px)."""
@@ -37,6 +38,13 @@ def _lim(v: np.ndarray) -> float:
     return 1.15 * max(longest, 0.05)
 
 
+def _segments(a: np.ndarray) -> np.ndarray:
+    """``(objects, 2, 2)`` segments from the origin to each column of ``a``."""
+    segs = np.zeros((a.shape[1], 2, 2))
+    segs[:, 1] = a.T
+    return segs
+
+
 def draw_vectors(ax: Axes, v: Float[Tensor, "2 objects"], colour: str, *, fontsize: float = FONT) -> list:
     """Each column of ``v`` as a line from the origin with a dot at its tip; the axes scale to
     the longest, whose length is written in the corner. Returns the line and dot artists."""
@@ -44,10 +52,8 @@ def draw_vectors(ax: Axes, v: Float[Tensor, "2 objects"], colour: str, *, fontsi
         raise ValueError(f"v must have shape (2, objects), got {tuple(v.shape)}")
     a = to_numpy(v)
     lim = _lim(a)
-    segs = np.full((3 * a.shape[1], 2), np.nan)
-    segs[1::3] = a.T
-    segs[0::3] = 0.0
-    line = ax.plot(segs[:, 0], segs[:, 1], color=colour, lw=0.9, alpha=0.75)[0]
+    line = LineCollection(_segments(a), colors=colour, linewidths=0.9, alpha=0.75)
+    ax.add_collection(line)
     dots = ax.scatter(a[0], a[1], color=colour, s=9, zorder=3, edgecolors="none")
     ax.set_xlim(-lim, lim)
     ax.set_ylim(-lim, lim)
@@ -116,6 +122,33 @@ def plot_double_descent(dd: DoubleDescent) -> Figure:
     return fig
 
 
+def plot_test_loss_by_width(sweeps: Mapping[int, DoubleDescent]) -> Figure:
+    """Test loss against the dataset size (log-log), one line per number of hidden dimensions
+    ``m`` (the lowest-train-loss seed of each size), each peak ringed."""
+    if not sweeps:
+        raise ValueError("sweeps must map at least one d_hidden to its DoubleDescent")
+    fig = Figure(figsize=(5.2, 3.0), layout="constrained")
+    ax = fig.subplots()
+    colours = ["#7fb3d5", EXAMPLE_COLOUR, "#5b2c6f", "#1e8449", "#b9770e"]
+    all_sizes: list[int] = []
+    for i, (m, dd) in enumerate(sorted(sweeps.items())):
+        if dd.W.shape[1] != m:
+            raise ValueError(f"sweeps[{m}] has d_hidden = {dd.W.shape[1]}, not {m}")
+        best = dd.best() if dd.n_seeds > 1 else dd
+        test = to_numpy(best.test_loss)
+        colour = colours[i % len(colours)]
+        ax.plot(best.sizes, test, "o-", color=colour, ms=3.5, lw=1.4, label=f"m = {m}")
+        k = int(np.argmax(test))
+        ax.scatter([best.sizes[k]], [test[k]], s=70, facecolors="none", edgecolors=colour, linewidths=1.3)
+        all_sizes += list(best.sizes)
+    ax.axhline(1.0, color="0.5", lw=0.9, ls="--")
+    ax.set_yscale("log")
+    ax.set_ylabel("test loss", fontsize=FONT)
+    _log_size_axis(ax, all_sizes)
+    ax.legend(fontsize=FONT, frameon=False, loc="upper right")
+    return fig
+
+
 def plot_dimensionality(dd: DoubleDescent) -> Figure:
     """Every training example's dimensionality (red) and every feature's (blue) against the
     dataset size, for the lowest-train-loss seed of each size; the dotted line is ``m / T``,
@@ -160,10 +193,8 @@ def plot_memorization_sweep(dd: DoubleDescent, *, active: int = 0):
     H = best.hidden()
 
     def star(v: np.ndarray, colour: str, name: str) -> list:
-        xs = np.full(3 * v.shape[1], np.nan)
-        ys = np.full(3 * v.shape[1], np.nan)
-        xs[0::3], ys[0::3] = 0.0, 0.0
-        xs[1::3], ys[1::3] = v[0], v[1]
+        xs = [c for x in v[0].tolist() for c in (0.0, x, None)]   # None breaks the line
+        ys = [c for y in v[1].tolist() for c in (0.0, y, None)]
         return [go.Scatter(x=xs, y=ys, mode="lines", line={"color": colour, "width": 1}, hoverinfo="skip",
                            showlegend=False),
                 go.Scatter(x=v[0], y=v[1], mode="markers", marker={"color": colour, "size": 5}, name=name,

@@ -1,4 +1,4 @@
-"""Chapter 8, "Sparse autoencoders": taking features back out of superposition.
+"""Chapter 9, "Sparse autoencoders": taking features back out of superposition.
 
 * :mod:`.base`: :class:`SAEConfig`, the batched :class:`SAE` every variant derives from, and
   one trained :class:`SparseAutoencoder`;

@@ -3,7 +3,7 @@
 * :class:`GroundTruthData` (Sharkey et al. 2022): random unit feature directions, more of
   them than dimensions, each switched on at random and summed;
 * :func:`hidden_activations`: a trained TMS model's hidden activations ``h = W x`` and its
-  feature directions in that space (chapter 8's first SAE and its explorer).
+  feature directions in that space (chapter 9's first SAE and its explorer).
 """
 
 from __future__ import annotations

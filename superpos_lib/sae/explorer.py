@@ -1,4 +1,4 @@
-"""The explorer of chapter 8: an SAE's variant, sparsity and dictionary size, retrained live on a
+"""The explorer of chapter 9: an SAE's variant, sparsity and dictionary size, retrained live on a
 toy model's hidden activations."""
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ class SAEExplorer(Explorer):
 
     @classmethod
     def demo(cls, device: str | torch.device | None = None) -> "SAEExplorer":
-        """Chapter 8's explorer: ReLU + L1 at λ = 0.3 with five latents, on the hidden activations of
+        """Chapter 9's explorer: ReLU + L1 at λ = 0.3 with five latents, on the hidden activations of
         the ``n = 5, m = 2`` toy model at density 0.05 (the lowest-loss of four seeds)."""
         tms = train_toy_models(5, 2, 0.05, n_inst=4, device=device).best()
         acts, true = hidden_activations(tms.W[0], 0.05, 50_000, seed=1)

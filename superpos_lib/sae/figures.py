@@ -1,4 +1,4 @@
-"""Figures of chapter 8, "Sparse autoencoders": what an SAE recovers, and at what price.
+"""Figures of chapter 9, "Sparse autoencoders": what an SAE recovers, and at what price.
 
 Decoder directions over the true features (2-D), recovery heatmaps over dictionary size and
 sparsity, the L0–FVU trade-off against PCA's, latent-density histograms, feature splitting,

@@ -14,7 +14,7 @@ rows are free by default (an L0 penalty does not care about their norms).
 ``SAEConfig(..., target_l0=True)`` is the book's own option, not the paper's: ``sparsity`` is
 then a target L0 and the penalty ``target_coeff·(L0_batch / target − 1)²``. It pulls L0
 towards the target but trades it against reconstruction, so the L0 reached misses the target
-(on chapter 8's ground truth, 1,000 steps: targets 2 and 8 reached L0 3.6 and 5.1-5.5).
+(on chapter 9's ground truth, 1,000 steps: targets 2 and 8 reached L0 3.6 and 5.1-5.5).
 """
 
 from __future__ import annotations

@@ -208,6 +208,10 @@ def test_benchmark_script_runs_and_reports_every_figure():
     assert f["computation_speedup"] == pytest.approx(f["computation_reference_s"] / f["computation_sweep_s"], rel=0.05, abs=0.1)
     assert f["computation_reference_timed_steps"] > 0
     assert len(f["computation_sides"]) == len(f["computation_polysemantic"]) == 5
+    assert isinstance(f["memorization_sweep_s"], float) and 0 < f["memorization_sweep_s"] < 300
+    assert 0 < f["memorization_plain_s"] < f["memorization_reference_s"] and f["memorization_timed_steps"] > 0
+    assert f["memorization_speedup"] == pytest.approx(f["memorization_reference_s"] / f["memorization_sweep_s"], rel=0.05, abs=0.1)
+    assert f["memorization_peak_size"] in (3, 8, 30) and f["memorization_peak_ratio"] > 0
     assert f["uniform_plateau"] is None or f["uniform_plateau"][0] <= f["uniform_plateau"][1]
     ratios = f["intro_loss_ratio_per_density"]
     assert len(ratios) == 10 and f["intro_loss_ratio_max"] == max(ratios) and all(0 < r < 10 for r in ratios)
@@ -224,7 +228,8 @@ def test_benchmark_script_runs_and_reports_every_figure():
 
 # -- the library's house: a flat core, a package per topic ----------------------------------------
 LIB = ROOT / "superpos_lib"
-TOPICS = {"features": 1, "privileged": 2, "superposition": 3, "decomposition": 4, "phases": 5, "sae": 8}
+TOPICS = {"features": 1, "privileged": 2, "superposition": 3, "decomposition": 4, "phases": 5, "geometry": 6,
+          "computation": 7, "memorization": 8, "sae": 9}
 MAX_MODULE_LINES = 500
 
 

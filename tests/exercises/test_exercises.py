@@ -91,7 +91,8 @@ def test_enough_exercises_per_chapter():
         per_chapter.setdefault(ex.chapter, []).append(ex.name)
     assert len(EXERCISES) >= 24
     assert set(per_chapter) == {"01_features", "02_privileged_basis", "03_superposition", "04_mathematics",
-                                "05_phase_changes", "06_geometry", "07_computation", "08_sparse_autoencoders"}
+                                "05_phase_changes", "06_geometry", "07_computation", "08_memorization",
+                                "09_sparse_autoencoders"}
     assert all(len(names) >= 4 for names in per_chapter.values()), per_chapter
 
 
@@ -106,7 +107,9 @@ def test_the_names_the_chapters_use():
                              "one_hot_loss"],
         "06_geometry": ["feature_dimensionality", "square_antiprism", "tegum_product", "strong_connections",
                         "anticorrelated_present"],
-        "08_sparse_autoencoders": ["sae_forward", "l1_objective", "topk_activation", "mmcs", "matched_mmcs", "fvu",
+        "07_computation": ["abs_two_neurons", "sides_computed", "cancel_push", "relu_output_attack"],
+        "08_memorization": ["unit_norm_dataset", "example_dimensionality", "memorize", "peak_size"],
+        "09_sparse_autoencoders": ["sae_forward", "l1_objective", "topk_activation", "mmcs", "matched_mmcs", "fvu",
                                    "dead_latents"],
     }
     for chapter, names in planned.items():

@@ -25,11 +25,11 @@ def test_frame_redraws_in_place():
     H = torch.tensor([[3.0, -1.0, 0.0], [0.0, 1.0, -1.0]])
     fig = frame.update(W, H, [10, 20], torch.tensor([0.5, 0.2]), title="a title")
     assert fig is frame.figure and frame.title == "a title"
-    assert np.allclose(frame.ax_features.collections[0].get_offsets(), W.T.numpy())
-    assert np.allclose(frame.ax_examples.collections[0].get_offsets(), H.T.numpy())
+    assert np.allclose(frame.ax_features.collections[1].get_offsets(), W.T.numpy())
+    assert np.allclose(frame.ax_examples.collections[1].get_offsets(), H.T.numpy())
     assert frame.ax_examples.get_xlim() == pytest.approx((-3.45, 3.45)) and frame.ax_examples.texts[-1].get_text() == "max 3"
     frame.update(W, H[:, :2] / 3, [10], torch.tensor([0.5]))  # fewer examples, smaller scale
-    assert len(frame.ax_examples.collections[0].get_offsets()) == 2 and frame.ax_examples.get_xlim()[1] < 1.2
+    assert len(frame.ax_examples.collections[1].get_offsets()) == 2 and frame.ax_examples.get_xlim()[1] < 1.2
     assert frame.png().startswith(b"\x89PNG")
     with bad_input("W"):
         frame.update(W[:, :5], H, [10], torch.tensor([0.5]))
@@ -58,7 +58,7 @@ def test_explorer_trains_and_reports_the_regime(explorer):
     assert sum(w in status for w in WHO) == 1
     assert "memorization" not in status or bool(r.memorizing[0])
     frame = explorer.frame
-    assert np.allclose(frame.ax_examples.collections[0].get_offsets(), dd.hidden()[0, :, :5].T.numpy(), atol=1e-6)
+    assert np.allclose(frame.ax_examples.collections[1].get_offsets(), dd.hidden()[0, :, :5].T.numpy(), atol=1e-6)
     assert "T = 5 examples" in frame.title and "test loss" in frame.title
     assert_readable(frame.figure)
     assert_laid_out(frame.figure)
@@ -68,7 +68,7 @@ def test_explorer_update_retrains(explorer):
     fig = explorer.update(n_examples=30, density=0.1)
     assert fig is explorer.figure and explorer.shown == {"n_examples": 30, "density": pytest.approx(0.1)}
     assert explorer.result.n_examples.tolist() == [30] and explorer.result.density == pytest.approx(0.1)
-    assert len(explorer.frame.ax_examples.collections[0].get_offsets()) == 30
+    assert len(explorer.frame.ax_examples.collections[1].get_offsets()) == 30
     assert "T = 30 examples" in explorer.frame.title and "1 − S = 0.1" in explorer.frame.title
 
 

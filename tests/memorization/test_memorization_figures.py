@@ -24,7 +24,7 @@ def dd():
 
 
 def _tips(ax):
-    return ax.collections[0].get_offsets()  # the dots at the vectors' tips
+    return ax.collections[1].get_offsets()  # the dots at the vectors' tips
 
 
 def test_draw_vectors_draws_each_column_on_the_longest_ones_scale():
@@ -33,8 +33,8 @@ def test_draw_vectors_draws_each_column_on_the_longest_ones_scale():
     v = torch.tensor([[1.0, 0.0, -0.5], [0.0, 2.0, 0.5]])
     line, dots = draw_vectors(ax, v, "red")
     assert np.allclose(dots.get_offsets(), v.T.numpy())
-    x, _ = line.get_data()
-    assert np.allclose(x[1::3], v[0].numpy()) and np.allclose(x[0::3], 0) and np.isnan(x[2::3]).all()
+    segments = np.array(line.get_segments())  # one from the origin to each column
+    assert segments.shape == (3, 2, 2) and np.allclose(segments[:, 0], 0) and np.allclose(segments[:, 1], v.T.numpy())
     assert ax.get_xlim() == pytest.approx((-2.3, 2.3)) and ax.get_ylim() == pytest.approx((-2.3, 2.3))
     assert ax.texts[-1].get_text() == "max 2"
     with bad_input("v"):

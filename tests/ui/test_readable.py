@@ -13,6 +13,7 @@ figures (the sliders of the static site) must ask for no font under 12 px.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import sys
@@ -25,14 +26,15 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # conftest, also when run as a script
 from conftest import MIN_TEXT_PX, SITE_FIGURE_PX, assert_laid_out, assert_readable  # noqa: E402
 
-from superpos_lib import computation, decomposition, features, geometry, metrics, phases, privileged  # noqa: E402
+from superpos_lib import computation, decomposition, features, geometry, memorization, metrics, phases, privileged  # noqa: E402
 from superpos_lib import sae as S  # noqa: E402
 from superpos_lib import superposition as sup  # noqa: E402
 from superpos_lib.data import importance_decay, log_densities  # noqa: E402
 from superpos_lib.geometry.explorer import GeometryFrame, GeometryFrame3D  # noqa: E402
+from superpos_lib.training import TrainConfig  # noqa: E402
 from superpos_lib.ui import Frame, toy_model_title  # noqa: E402
 
-TOPICS = ("features", "privileged", "superposition", "decomposition", "phases", "geometry", "computation", "sae")
+TOPICS = ("features", "privileged", "superposition", "decomposition", "phases", "geometry", "computation", "memorization", "sae")
 
 
 def _g(seed: int = 0) -> torch.Generator:
@@ -106,7 +108,7 @@ def _explorer_frame_function():
                                        {"density": 0.05, "importance_decay": 0.9, "n_features": 5, "d_hidden": 2}))
 
 
-def _features_in_2d_one():  # chapter 8
+def _features_in_2d_one():  # chapter 9
     return sup.plot_features_in_2d(torch.randn(1, 2, 5, generator=_g()), titles=["the trained model's five features"])
 
 
@@ -174,7 +176,7 @@ def _kgon_dynamics():
     return phases.plot_kgon_dynamics(traj, 0, levels, dwell=dwell)
 
 
-def _sae_directions():  # chapter 8
+def _sae_directions():  # chapter 9
     true = _unit_rows(5, 2)
     panels = [_unit_rows(5, 2, seed) for seed in range(6)]
     deads = [torch.tensor([False, False, False, False, seed % 2 == 1]) for seed in range(6)]
@@ -270,6 +272,18 @@ def _vulnerability_abs():
                                           labels=["1 − S = 1", "1 − S = 0.3", "1 − S = 0.1", "1 − S = 0.03", "1 − S = 0.01"])
 
 
+@functools.lru_cache(maxsize=1)
+def _tiny_double_descent():  # chapter 8's sweep in miniature: 4 sizes, 2 seeds, n = 60
+    config = TrainConfig(steps=150, batch_size=1, lr=0.05, weight_decay=0.01)
+    return memorization.double_descent((3, 8, 30, 120), n_features=60, density=0.15, n_seeds=2, train_config=config,
+                                       device="cpu", n_test=512)
+
+
+def _hidden_vectors():
+    dd = _tiny_double_descent().best()
+    return memorization.plot_hidden_vectors(dd, [0, 2, 3])
+
+
 FIGURES = {
     "features.plot_readout_scatter": _readout_scatter,
     "privileged.plot_neuron_weights (three models)": _neuron_weights_three,
@@ -294,6 +308,9 @@ FIGURES = {
     "geometry.plot_cosine_blocks": lambda: geometry.plot_cosine_blocks(_tegum_W()),
     "geometry.plot_strong_graph": lambda: geometry.plot_strong_graph(_tegum_W()),
     "geometry.plot_configuration_losses": _configuration_losses,
+    "memorization.plot_hidden_vectors": _hidden_vectors,
+    "memorization.plot_double_descent": lambda: memorization.plot_double_descent(_tiny_double_descent()),
+    "memorization.plot_dimensionality": lambda: memorization.plot_dimensionality(_tiny_double_descent()),
     "computation.plot_responses": _abs_responses,
     "privileged.plot_neuron_weights (chapter 7, small)": _abs_neurons_small,
     "privileged.plot_neuron_weights (chapter 7, sweep)": _abs_neurons_sweep,
@@ -399,6 +416,16 @@ def _sae_frames():
                            title=f"{title}\nMMCS 0.123, matched 0.456, L0 12.34, FVU 0.123, dead {dead}")
 
 
+def _memorization_frames():  # n = 200 features; T from 3 to 300
+    frame = memorization.MemorizationFrame(memorization.N_FEATURES, 800)
+    for k, T in enumerate((5, 300, 3)):
+        W = 3 * torch.randn(2, memorization.N_FEATURES, generator=_g(k))
+        H = torch.randn(2, T, generator=_g(k + 10))
+        steps, loss = _loss_curve(1e-4, 0.9)
+        title = memorization.memorization_title({"n_examples": T, "density": 0.0501})
+        yield frame.update(W, H, steps, loss, title=title + "   (training: step 775/800)")
+
+
 FRAMES = {
     "features.CompositionFrame": _composition_frames,
     "privileged.NeuronFrame": _neuron_frames,
@@ -407,6 +434,7 @@ FRAMES = {
     "geometry.GeometryFrame": lambda: _geometry_frames(GeometryFrame, (5, 12, 2)),
     "geometry.GeometryFrame3D": lambda: _geometry_frames(GeometryFrame3D, (8, 12, 3)),
     "computation.ComputationFrame": _computation_frames,
+    "memorization.MemorizationFrame": _memorization_frames,
     "phases.PhaseFrame": _phase_frames,
     "sae.SAEFrame": _sae_frames,
 }
@@ -440,6 +468,7 @@ PLOTLY = {
     "privileged.plot_neuron_sweep (100 features)": _neuron_sweep_100,
     "privileged.plot_neuron_sweep": _neuron_sweep,
     "superposition.plot_features_sweep": _features_sweep,
+    "memorization.plot_memorization_sweep": lambda: memorization.plot_memorization_sweep(_tiny_double_descent()),
 }
 
 
