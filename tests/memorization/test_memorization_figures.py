@@ -121,3 +121,25 @@ def test_static_figures_are_readable(dd):
         assert fig.get_size_inches()[0] <= 6.72 + 1e-9
         assert_readable(fig)
         assert_laid_out(fig)
+
+
+def test_plot_test_loss_by_width_draws_one_ringed_curve_per_width(dd):
+    from dataclasses import replace
+
+    from superpos_lib.memorization import plot_test_loss_by_width
+
+    wide = replace(dd, W=torch.randn(dd.n_inst, 4, dd.W.shape[2]), test_loss=dd.test_loss * 2)
+    fig = plot_test_loss_by_width({4: wide, 2: dd})
+    ax = fig.axes[0]
+    curves = [line for line in ax.lines if len(line.get_xdata()) == len(dd.sizes)]
+    assert len(curves) == 2 and [t.get_text() for t in ax.get_legend().texts] == ["m = 2", "m = 4"]
+    assert np.allclose(curves[0].get_ydata(), dd.best().test_loss.numpy())
+    assert np.allclose(curves[1].get_ydata(), 2 * dd.best().test_loss.numpy())
+    rings = ax.collections
+    assert len(rings) == 2
+    k = int(dd.best().test_loss.argmax())
+    assert np.allclose(rings[0].get_offsets()[0], [dd.sizes[k], dd.best().test_loss[k].item()])
+    with bad_input("sweeps"):
+        plot_test_loss_by_width({})
+    with bad_input("sweeps"):
+        plot_test_loss_by_width({3: dd})

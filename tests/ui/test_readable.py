@@ -14,6 +14,7 @@ figures (the sliders of the static site) must ask for no font under 12 px.
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 import importlib
 import inspect
 import sys
@@ -279,6 +280,13 @@ def _tiny_double_descent():  # chapter 8's sweep in miniature: 4 sizes, 2 seeds,
                                        device="cpu", n_test=512)
 
 
+def _test_loss_by_width():  # chapter 8: m = 1, 2 and 4
+    dd = _tiny_double_descent()
+    return memorization.plot_test_loss_by_width({m: replace(dd, W=torch.randn(dd.n_inst, m, dd.W.shape[2],
+                                                                             generator=_g(m)))
+                                                 for m in (1, 2, 4)})
+
+
 def _hidden_vectors():
     dd = _tiny_double_descent().best()
     return memorization.plot_hidden_vectors(dd, [0, 2, 3])
@@ -311,6 +319,7 @@ FIGURES = {
     "memorization.plot_hidden_vectors": _hidden_vectors,
     "memorization.plot_double_descent": lambda: memorization.plot_double_descent(_tiny_double_descent()),
     "memorization.plot_dimensionality": lambda: memorization.plot_dimensionality(_tiny_double_descent()),
+    "memorization.plot_test_loss_by_width": _test_loss_by_width,
     "computation.plot_responses": _abs_responses,
     "privileged.plot_neuron_weights (chapter 7, small)": _abs_neurons_small,
     "privileged.plot_neuron_weights (chapter 7, sweep)": _abs_neurons_sweep,
