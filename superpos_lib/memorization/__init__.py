@@ -8,7 +8,8 @@
   and the live explorer.
 """
 
-from .analysis import OWNS, Regimes, dimension_owners, example_dimensionality, feature_dims, regimes
+from .analysis import (OWNS, FeatureAlignment, Regimes, dimension_owners, example_dimensionality, feature_alignment,
+                       feature_dims, regimes)
 from .explorer import EXPLORER_TRAINING, MemorizationExplorer, MemorizationFrame, memorization_title
 from .figures import (draw_vectors, plot_dimensionality, plot_double_descent, plot_hidden_vectors,
                       plot_memorization_sweep, plot_test_loss_by_width)
@@ -16,7 +17,8 @@ from .finite import (BUCKET_RATIO, DENSITY, MEMORIZATION_TRAINING, N_FEATURES, S
                      double_descent, finite_datasets, test_loss)
 
 __all__ = [
-    "OWNS", "Regimes", "dimension_owners", "example_dimensionality", "feature_dims", "regimes",
+    "OWNS", "Regimes", "dimension_owners", "example_dimensionality", "feature_dims", "regimes", "FeatureAlignment",
+    "feature_alignment",
     "EXPLORER_TRAINING", "MemorizationExplorer", "MemorizationFrame", "memorization_title",
     "draw_vectors", "plot_dimensionality", "plot_double_descent", "plot_hidden_vectors", "plot_memorization_sweep",
     "plot_test_loss_by_width",

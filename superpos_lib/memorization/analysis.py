@@ -18,7 +18,8 @@ from .. import metrics
 from ..checks import check_number
 from .finite import DoubleDescent
 
-__all__ = ["OWNS", "example_dimensionality", "feature_dims", "dimension_owners", "Regimes", "regimes"]
+__all__ = ["OWNS", "example_dimensionality", "feature_dims", "dimension_owners", "Regimes", "regimes",
+           "FeatureAlignment", "feature_alignment"]
 
 OWNS = 0.2
 """An object (an example's hidden vector or a feature) holds a share of a dimension of its own
@@ -77,3 +78,38 @@ def regimes(dd: DoubleDescent, threshold: float = OWNS) -> Regimes:
     return Regimes(example_owners=dimension_owners(De, threshold), feature_owners=dimension_owners(Df, threshold),
                    max_example_dim=De.max(-1).values, max_feature_dim=Df.max(-1).values)
 
+
+
+@dataclass(frozen=True)
+class FeatureAlignment:
+    """How a model's features sit relative to the training examples they occur in.
+
+    Attributes:
+        cosine: ``(inst, feats)`` for a feature present in the training set, the largest cosine
+            between ``W_i`` and the hidden vector of an example it occurs in; NaN for a feature
+            absent from every training example.
+        absent_norm: ``(inst,)`` the longest ``‖W_i‖`` among the absent features (0 if none).
+    """
+
+    cosine: Float[Tensor, "inst feats"]
+    absent_norm: Float[Tensor, "inst"]
+
+    def share_aligned(self, threshold: float = 0.9) -> Float[Tensor, "inst"]:
+        """The share of the present features whose cosine exceeds ``threshold``."""
+        check_number(threshold, "threshold", low=-1, high=1)
+        present = ~self.cosine.isnan()
+        return ((self.cosine > threshold) & present).sum(-1) / present.sum(-1).clamp_min(1)
+
+
+def feature_alignment(dd: DoubleDescent) -> FeatureAlignment:
+    """Does each feature point along an example it occurs in (as in a memorizing model)?"""
+    H = dd.hidden()                                              # (inst, m, t_max)
+    W_hat = dd.W / dd.W.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    H_hat = H / H.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    cos = W_hat.mT @ H_hat                                       # (inst, feats, t_max)
+    occurs = (dd.X > 0).mT                                       # (inst, feats, t_max)
+    best = cos.masked_fill(~occurs, float("-inf")).max(-1).values
+    present = occurs.any(-1)
+    norms = dd.W.norm(dim=1)
+    return FeatureAlignment(cosine=best.masked_fill(~present, float("nan")),
+                            absent_norm=norms.masked_fill(present, 0.0).max(-1).values)

@@ -108,3 +108,27 @@ def test_dimension_owners_counts_and_checks():
         dimension_owners(D, -1.0)
     with bad_input("D"):
         dimension_owners(torch.ones(4))
+
+
+def test_feature_alignment_reads_features_along_their_examples():
+    from superpos_lib.memorization import feature_alignment
+
+    # 3 examples in a triangle; features 0-2 one per example, feature 3 shares example 0 with
+    # feature 0 but points elsewhere, feature 4 occurs nowhere (length 0.3).
+    W = torch.zeros(1, 2, 5)
+    W[0, :, :3] = polygon(3)
+    W[0, :, 3] = torch.tensor([0.0, 0.1])
+    W[0, :, 4] = torch.tensor([0.3, 0.0])
+    X = torch.zeros(1, 3, 5)
+    X[0, 0, 0], X[0, 0, 3] = 0.99, 0.1
+    X[0, 1, 1] = X[0, 2, 2] = 1.0
+    a = feature_alignment(hand_built(W, X, [3]))
+    h0 = W[0] @ X[0, 0]
+    expected_3 = float(W[0, :, 3] @ h0 / (W[0, :, 3].norm() * h0.norm()))
+    assert a.cosine[0, :3].tolist() == pytest.approx([1.0, 1.0, 1.0], abs=1e-3)
+    assert a.cosine[0, 3].item() == pytest.approx(expected_3, abs=1e-5) and expected_3 < 0.9
+    assert math.isnan(a.cosine[0, 4].item()) and a.absent_norm[0].item() == pytest.approx(0.3)
+    assert a.share_aligned()[0].item() == pytest.approx(3 / 4)
+    assert a.share_aligned(-1.0)[0].item() == pytest.approx(1.0)
+    with bad_input("threshold"):
+        a.share_aligned(2.0)
