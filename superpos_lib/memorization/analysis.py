@@ -24,7 +24,7 @@ __all__ = ["OWNS", "example_dimensionality", "feature_dims", "dimension_owners",
 OWNS = 0.2
 """An object (an example's hidden vector or a feature) holds a share of a dimension of its own
 when its dimensionality exceeds this: a pentagon's vertices have 2/5, a 10-gon's 1/5, while
-ten features pointing one way have at most 1/10."""
+ten equally long features pointing one way have 1/10 each."""
 
 
 def example_dimensionality(dd: DoubleDescent) -> Float[Tensor, "inst t_max"]:

@@ -224,6 +224,8 @@ def plot_memorization_sweep(dd: DoubleDescent, *, active: int = 0):
     fig.update_layout(layout)
     fig.update_yaxes(scaleanchor="x", scaleratio=1, row=1, col=1)
     fig.update_yaxes(scaleanchor="x2", scaleratio=1, row=1, col=2)
+    slider = frame_slider(labels, active, prefix="dataset size: ")
+    slider.update(x=0.03, len=0.94)   # room for the first and last labels, centred on their ticks
     fig.update_layout(height=400, margin={"l": 20, "r": 20, "t": 40, "b": 20}, template="plotly_white",
-                      sliders=[frame_slider(labels, active, prefix="dataset size: ")])
+                      sliders=[slider])
     return fig

@@ -14,8 +14,9 @@ five times as much.
 
 **Scale.** The paper uses ``n = 10,000`` features at ``S = 0.999``: ten features per example.
 The book keeps ten per example with ``n = 200`` at ``1 − S = 0.05`` (:data:`N_FEATURES`,
-:data:`DENSITY`); the dataset size where test loss peaks scales with ``n`` (measured for
-``n`` = 200, 400 and 1,000 in the chapter's notes), so the paper's sizes are ours times 50.
+:data:`DENSITY`), which lets every size train on a laptop CPU. The transition moves to larger
+datasets with ``n`` (chapter 8 checks it at ``n = 400``), so the paper's sizes are larger than
+ours.
 """
 
 from __future__ import annotations
@@ -54,8 +55,12 @@ MEMORIZATION_TRAINING = TrainConfig(steps=2500, batch_size=1, lr=0.02, weight_de
 """The sweep's schedule: AdamW with weight decay 0.01, warm-up then cosine decay, full batch
 (``batch_size`` is unused: every step sees the whole dataset). The paper's schedule is 50,000
 steps at a peak rate of 1e-3; 2,500 steps at 0.02 integrate the same learning rate
-(``Σ_t lr_t ≈ 25``, and with it the same total weight decay) and reach about the same train and
-test losses at ``n = 200`` (measured against the paper's schedule in the chapter's notes)."""
+(``Σ_t lr_t ≈ 25``, and with it the same total weight decay). Measured at ``n = 200`` against
+the paper's schedule (three seeds, sizes 5 to 500): train losses within 0.1 of each other,
+the test loss near 1 at small ``T`` and 0.95 at large ``T`` in both, the peak at ``T = 80`` (the
+paper's schedule: 50 to 80) but lower (15 to 24 against 40 to 300): the longer schedule grows
+the middle models' weights further. 3,000 steps at 3e-3 (``Σ_t lr_t ≈ 4.5``) left the peak
+near 2."""
 
 
 def _check_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
