@@ -102,17 +102,13 @@ def plot_double_descent(dd: DoubleDescent) -> Figure:
     each size as lines, every seed's test loss as dots, and the loss of predicting 0 (1, the
     examples' squared norm) dashed."""
     sizes = torch.tensor(dd.sizes, dtype=torch.float)
-    k = dd.n_seeds
-    train = dd.train_loss.view(-1, k)
-    test = dd.test_loss.view(-1, k)
-    best = train.argmin(1)
-    rows = torch.arange(len(sizes))
+    best = dd.best()
     fig = Figure(figsize=(5.2, 3.0), layout="constrained")
     ax = fig.subplots()
-    ax.scatter(sizes.repeat_interleave(k), to_numpy(test.flatten()), s=10, color=EXAMPLE_COLOUR, alpha=0.35,
+    ax.scatter(sizes.repeat_interleave(dd.n_seeds), to_numpy(dd.test_loss), s=10, color=EXAMPLE_COLOUR, alpha=0.35,
                edgecolors="none", label="test, every seed")
-    ax.plot(sizes, to_numpy(test[rows, best]), "o-", color=EXAMPLE_COLOUR, ms=4, lw=1.6, label="test")
-    ax.plot(sizes, to_numpy(train[rows, best].clamp_min(1e-4)), "s-", color="0.3", ms=3.5, lw=1.3, label="train")
+    ax.plot(sizes, to_numpy(best.test_loss), "o-", color=EXAMPLE_COLOUR, ms=4, lw=1.6, label="test")
+    ax.plot(sizes, to_numpy(best.train_loss.clamp_min(1e-4)), "s-", color="0.3", ms=3.5, lw=1.3, label="train")
     ax.axhline(1.0, color="0.5", lw=0.9, ls="--")
     ax.text(float(sizes[0]), 1.06, "output 0", fontsize=FONT, color="0.4", va="bottom")
     ax.set_yscale("log")
@@ -134,7 +130,7 @@ def plot_test_loss_by_width(sweeps: Mapping[int, DoubleDescent]) -> Figure:
     for i, (m, dd) in enumerate(sorted(sweeps.items())):
         if dd.W.shape[1] != m:
             raise ValueError(f"sweeps[{m}] has d_hidden = {dd.W.shape[1]}, not {m}")
-        best = dd.best() if dd.n_seeds > 1 else dd
+        best = dd.best()
         test = to_numpy(best.test_loss)
         colour = colours[i % len(colours)]
         ax.plot(best.sizes, test, "o-", color=colour, ms=3.5, lw=1.4, label=f"m = {m}")
@@ -153,7 +149,7 @@ def plot_dimensionality(dd: DoubleDescent) -> Figure:
     """Every training example's dimensionality (red) and every feature's (blue) against the
     dataset size, for the lowest-train-loss seed of each size; the dotted line is ``m / T``,
     a ``T``-gon's share, and the grey line the share counted as a dimension's own."""
-    best = dd.best() if dd.n_seeds > 1 else dd
+    best = dd.best()
     De, Df = example_dimensionality(best), feature_dims(best)
     fig = Figure(figsize=(5.2, 3.0), layout="constrained")
     ax = fig.subplots()
@@ -182,7 +178,7 @@ def plot_memorization_sweep(dd: DoubleDescent, *, active: int = 0):
     """A plotly figure with a slider over the dataset sizes (lowest-train-loss seed each):
     features' directions and training examples' hidden vectors side by side, on each frame's
     own scale. Works in a browser with no kernel."""
-    best = dd.best() if dd.n_seeds > 1 else dd
+    best = dd.best()
     if best.W.shape[1] != 2:
         raise ValueError(f"plot_memorization_sweep needs d_hidden = 2, got {best.W.shape[1]}")
     labels = [f"T = {T}" for T in best.sizes]

@@ -192,7 +192,7 @@ class DoubleDescent:
         return self.W.shape[0]
 
     def best(self) -> "DoubleDescent":
-        """The lowest-train-loss seed of each size (what the paper and ARENA keep)."""
+        """The lowest-train-loss seed of each size (what ARENA's replication keeps)."""
         idx = best_of_seeds(self.train_loss, self.n_seeds)
         return self.select(idx, n_seeds=1)
 
