@@ -4,7 +4,10 @@
   one trained :class:`SparseAutoencoder`;
 * one module per variant: :mod:`.relu_l1` (Bricken et al. 2023, with resampling of dead
   latents), :mod:`.topk` (Gao et al. 2024, with the dead-latent auxiliary loss),
-  :mod:`.jumprelu` (Rajamanoharan et al. 2024, its L0 penalty; a target-L0 option of the book's own);
+  :mod:`.jumprelu` (Rajamanoharan et al. 2024, its L0 penalty; a target-L0 option of the book's own),
+  :mod:`.gated` (Rajamanoharan et al. 2024, gate and magnitude apart), :mod:`.batchtopk`
+  (Bussmann et al. 2024, top k·B over the batch, a threshold at inference) and
+  :mod:`.matryoshka` (Bussmann et al. 2025, nested prefixes on BatchTopK);
 * :mod:`.training`: :func:`train_saes` (many at once), :func:`train_sae` (one), the recipe
   :data:`SAE_TRAIN_CONFIG`;
 * :mod:`.metrics`: L0, MSE, FVU, the rescale factor (shrinkage), latent densities, MMCS and
@@ -18,8 +21,11 @@ from .base import SAE, SAEConfig, SparseAutoencoder, default_sparsity, kinds, sa
 from .relu_l1 import ReluL1SAE  # the variants register in this order: KINDS lists them so
 from .topk import TopKSAE  # noqa: I001
 from .jumprelu import JumpReLUSAE  # noqa: I001
+from .gated import GatedSAE  # noqa: I001
+from .batchtopk import BatchTopKSAE  # noqa: I001
+from .matryoshka import MatryoshkaSAE  # noqa: I001
 from .baselines import geometric_median, ica_directions, pca_directions, pca_fvu
-from .data import GroundTruthData, hidden_activations
+from .data import GroundTruthData, Hierarchy, hidden_activations
 from .explorer import SAE_EXPLORER_TRAINING, SAEExplorer, SAEReadout
 from .figures import (
     SAE_COLOURS,
@@ -33,6 +39,8 @@ from .figures import (
     recovery_table,
 )
 from .metrics import (
+    Absorption,
+    FiringScores,
     Recovery,
     SAEMetrics,
     cosine_matrix,
@@ -40,6 +48,8 @@ from .metrics import (
     dense_fraction,
     density_histogram,
     evaluate,
+    absorption,
+    firing_scores,
     l0,
     latent_density,
     latents_per_feature,
@@ -50,11 +60,13 @@ from .metrics import (
     recovery,
     fvu,
     rescale_factor,
+    shared_latents,
+    uniqueness,
 )
 from .training import SAE_TRAIN_CONFIG, ActivationSampler, SAETraining, train_sae, train_saes
 
 KINDS = kinds()
-"""The variants, by name: ``("relu_l1", "topk", "jumprelu")``."""
+"""The variants, by name: ``("relu_l1", "topk", "jumprelu", "gated", "batchtopk", "matryoshka")``."""
 
 __all__ = [
     "KINDS",
@@ -64,6 +76,9 @@ __all__ = [
     "ReluL1SAE",
     "TopKSAE",
     "JumpReLUSAE",
+    "GatedSAE",
+    "BatchTopKSAE",
+    "MatryoshkaSAE",
     "default_sparsity",
     "kinds",
     "sae_class",
@@ -72,6 +87,7 @@ __all__ = [
     "pca_directions",
     "pca_fvu",
     "GroundTruthData",
+    "Hierarchy",
     "hidden_activations",
     "SAE_EXPLORER_TRAINING",
     "SAEExplorer",
@@ -102,6 +118,12 @@ __all__ = [
     "recovery",
     "fvu",
     "rescale_factor",
+    "Absorption",
+    "FiringScores",
+    "absorption",
+    "firing_scores",
+    "shared_latents",
+    "uniqueness",
     "SAE_TRAIN_CONFIG",
     "ActivationSampler",
     "SAETraining",

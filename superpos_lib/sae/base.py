@@ -8,7 +8,9 @@ of them zero, and writes them back::
 trained on ``‖x − x̂‖² + sparsity penalty``. The variants differ only in ``σ`` and the penalty,
 so each is a small class on the shared base :class:`SAE` (one module per variant, as SAELens's
 ``saes/`` does): :class:`~superpos_lib.sae.relu_l1.ReluL1SAE`,
-:class:`~superpos_lib.sae.topk.TopKSAE`, :class:`~superpos_lib.sae.jumprelu.JumpReLUSAE`.
+:class:`~superpos_lib.sae.topk.TopKSAE`, :class:`~superpos_lib.sae.jumprelu.JumpReLUSAE`,
+:class:`~superpos_lib.sae.gated.GatedSAE`, :class:`~superpos_lib.sae.batchtopk.BatchTopKSAE` and
+:class:`~superpos_lib.sae.matryoshka.MatryoshkaSAE`.
 
 Everything is batched over instances (``n_inst``) like the toy models, so a sweep over λ, k or
 seeds is one model; inputs may be shared by all instances (``batch d_in``) or per instance
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import torch
@@ -37,7 +39,8 @@ __all__ = ["SAEConfig", "SAE", "SparseAutoencoder", "kinds", "sae_class", "defau
 
 
 def kinds() -> tuple[str, ...]:
-    """The SAE variants, by name (``"relu_l1"``, ``"topk"``, ``"jumprelu"``)."""
+    """The SAE variants, by name (``"relu_l1"``, ``"topk"``, ``"jumprelu"``, ``"gated"``,
+    ``"batchtopk"``, ``"matryoshka"``)."""
     return tuple(SAE.registry)
 
 
@@ -49,8 +52,9 @@ def sae_class(kind: str) -> type["SAE"]:
 
 def default_sparsity(kind: str, d_in: int, d_sae: int) -> float:
     """The sparsity setting used when none is given (inputs at unit mean squared norm):
-    λ = 0.1 (relu_l1), ``k = min(d_sae, max(1, d_in // 4))`` (topk), λ = 0.01 (jumprelu; with
-    ``target_l0=True``, a target L0 of the same size as topk's k)."""
+    λ = 0.1 (relu_l1 and gated), ``k = min(d_sae, max(1, d_in // 4))`` (topk, batchtopk,
+    matryoshka), λ = 0.01 (jumprelu; with ``target_l0=True``, a target L0 of the same size as
+    topk's k)."""
     return sae_class(kind).default_sparsity(d_in, d_sae)
 
 
@@ -61,10 +65,11 @@ class SAEConfig:
     Args:
         d_in: width of the activations.
         d_sae: number of latents (the dictionary size).
-        kind: ``"relu_l1"``, ``"topk"`` or ``"jumprelu"``.
+        kind: one of :func:`kinds`: ``"relu_l1"``, ``"topk"``, ``"jumprelu"``, ``"gated"``,
+            ``"batchtopk"`` or ``"matryoshka"``.
         n_inst: instances trained together.
-        unit_decoder: hold decoder rows at unit norm after every step. ``None``: yes for relu_l1
-            and topk, no for jumprelu (its L0 penalty does not care about norms). For relu_l1,
+        unit_decoder: hold decoder rows at unit norm after every step. ``None``: yes for every
+            kind but jumprelu (its L0 penalty does not care about norms). For relu_l1 and gated,
             ``False`` means free rows and the norm-weighted L1 penalty.
         init_encoder: ``"transpose"`` (W_enc = W_decᵀ, as Gao et al. and Anthropic's April 2024
             update) or ``"independent"`` (both drawn at random).
@@ -76,7 +81,7 @@ class SAEConfig:
             fires on none of the evaluation inputs (:attr:`SAEMetrics.n_dead`).
         resample_every: relu_l1 only: every this many steps (until 60% of training), re-aim the
             dead latents at badly reconstructed inputs. ``None``: never.
-        aux_coeff: topk's auxiliary-loss weight α.
+        aux_coeff: the dead-latent auxiliary loss's weight α (topk, batchtopk, matryoshka).
         aux_k: latents used by the auxiliary loss (``None``: ``max(1, d_in // 2)``).
         bandwidth: jumprelu's kernel width ε for the thresholds' pseudo-derivatives. The
             paper's 0.001 suits its billions of inputs; in the book's 1,000 steps of 512 the
@@ -87,6 +92,9 @@ class SAEConfig:
             ``sparsity`` is λ. ``True``: the book's own option, ``sparsity`` is a target L0 and
             the penalty ``target_coeff·(L0 / target − 1)²`` (the L0 reached misses the target).
         target_coeff: the weight of that option's penalty.
+        prefixes: matryoshka only: the nested dictionary sizes whose reconstructions are each
+            trained (increasing, the last ``d_sae``). ``None``: ``d_sae`` halved until below
+            ``d_sae / 16`` (``d_sae = 64``: 4, 8, 16, 32, 64).
     """
 
     d_in: int
@@ -104,6 +112,7 @@ class SAEConfig:
     init_threshold: float = 0.05
     target_l0: bool = False
     target_coeff: float = 1.0
+    prefixes: tuple[int, ...] | None = None
 
     def __post_init__(self):
         check_positive_int(self.d_in, "d_in")
@@ -127,6 +136,14 @@ class SAEConfig:
             check_number(getattr(self, name), name, low=0)
         for name in ("bandwidth", "init_threshold"):
             check_number(getattr(self, name), name, low=0, low_open=True)
+        if self.prefixes is not None:
+            if self.kind != "matryoshka":
+                raise ValueError(f"prefixes is for kind='matryoshka' only, got kind={self.kind!r}")
+            p = self.prefixes
+            if (not isinstance(p, tuple) or not p or any(isinstance(m, bool) or not isinstance(m, int) for m in p)
+                    or any(b <= a for a, b in zip(p, p[1:])) or p[0] < 1 or p[-1] != self.d_sae):
+                raise ValueError(f"prefixes must be a tuple of increasing whole numbers >= 1 ending at "
+                                 f"d_sae={self.d_sae}, got {p!r}")
 
     @property
     def unit_norm(self) -> bool:
@@ -236,15 +253,16 @@ class SAE(nn.Module):
         if (sparsity <= 0).any() or (sparsity > d_sae).any():
             raise ValueError(f"sparsity ({cls.sparsity_name}) must be in (0, d_sae={d_sae}], got {sparsity.tolist()}")
 
-    @staticmethod
-    def activation(pre: Float[Tensor, "inst batch d_sae"], sparsity: Float[Tensor, "inst"],
-                   threshold: Float[Tensor, "inst d_sae"] | None, *, bandwidth: float,
-                   ste: bool) -> Float[Tensor, "inst batch d_sae"]:
-        """``σ``: latents from pre-activations (``ste``: with the training-time gradient estimator)."""
+    def activation(self, pre: Float[Tensor, "inst batch d_sae"], *, train: bool) -> Float[Tensor, "inst batch d_sae"]:
+        """``σ``: latents from pre-activations. ``train``: as in a training step (with the
+        variant's gradient estimator, or BatchTopK's choice over the whole batch); otherwise as
+        at inference, each input on its own."""
         raise NotImplementedError
 
-    def sparsity_loss(self, f: Tensor, pre: Tensor, err: Tensor) -> Float[Tensor, "inst"]:
-        """The penalty added to the reconstruction error, per instance (``err = x̂ − x``, scaled)."""
+    def sparsity_loss(self, f: Float[Tensor, "inst batch d_sae"], pre: Float[Tensor, "inst batch d_sae"],
+                      err: Float[Tensor, "inst batch d_in"], xs: Float[Tensor, "shared batch d_in"]) -> Float[Tensor, "inst"]:
+        """What the variant adds to the reconstruction error, per instance: its sparsity penalty
+        and any auxiliary loss (``err = x̂ − x`` and the inputs ``xs``, both in scaled units)."""
         raise NotImplementedError
 
     def maintain(self, state: TrainState, x: Tensor) -> None:
@@ -254,11 +272,6 @@ class SAE(nn.Module):
     @property
     def n_inst(self) -> int:
         return self.config.n_inst
-
-    @property
-    def threshold(self) -> Tensor | None:
-        """jumprelu's θ, ``(inst, d_sae)`` (``None`` for the other kinds)."""
-        return None
 
     @property
     def dead(self) -> Tensor:
@@ -277,13 +290,13 @@ class SAE(nn.Module):
         """``W_encᵀ (x − b_dec) + b_enc`` for inputs already multiplied by :attr:`scale`."""
         return torch.baddbmm(self.b_enc[:, None, :], (xs - self.b_dec[:, None, :]).expand(self.n_inst, -1, -1), self.W_enc)
 
-    def _latents(self, xs: Tensor, *, ste: bool) -> tuple[Tensor, Tensor]:
+    def _latents(self, xs: Tensor, *, train: bool) -> tuple[Tensor, Tensor]:
         pre = self.pre_acts(xs)
-        return pre, self.activation(pre, self.sparsity, self.threshold, bandwidth=self.config.bandwidth, ste=ste)
+        return pre, self.activation(pre, train=train)
 
     def encode(self, x: Float[Tensor, "*shared batch d_in"]) -> Float[Tensor, "inst batch d_sae"]:
-        """Latents of inputs ``x`` (shared ``batch d_in`` or per instance)."""
-        return self._latents(self._inputs(x), ste=False)[1]
+        """Latents of inputs ``x`` (shared ``batch d_in`` or per instance), as at inference."""
+        return self._latents(self._inputs(x), train=False)[1]
 
     def decode(self, f: Float[Tensor, "inst batch d_sae"]) -> Float[Tensor, "inst batch d_in"]:
         """Reconstructions, in the inputs' units."""
@@ -297,9 +310,9 @@ class SAE(nn.Module):
         over the batch, in scaled units, plus the variant's penalty), and which latents fired
         on this batch (``(inst, d_sae)``, for :meth:`after_step`)."""
         xs = self._inputs(x)
-        pre, f = self._latents(xs, ste=True)
+        pre, f = self._latents(xs, train=True)
         err = torch.baddbmm(self.b_dec[:, None, :], f, self.W_dec) - xs
-        loss = err.square().sum(-1).mean(-1) + self.sparsity_loss(f, pre, err)
+        loss = err.square().sum(-1).mean(-1) + self.sparsity_loss(f, pre, err, xs)
         return loss, (f > 0).any(-2).detach()
 
     def loss(self, x: Float[Tensor, "*shared batch d_in"]) -> Float[Tensor, "inst"]:
@@ -315,48 +328,47 @@ class SAE(nn.Module):
             self.W_dec.div_(self.W_dec.norm(dim=-1, keepdim=True).clamp(min=1e-8))
         self.maintain(state, x)
 
-    def instance(self, i: int = 0) -> "SparseAutoencoder":
-        """Instance ``i`` as a standalone :class:`SparseAutoencoder` on the CPU."""
+    def select(self, i: int) -> "SAE":
+        """Instance ``i`` as a one-instance SAE of the same kind, on the same device (a copy)."""
         if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < self.n_inst:
             raise ValueError(f"i must be in [0, {self.n_inst}), got {i!r}")
-        th = self.threshold
-        return SparseAutoencoder(
-            kind=self.kind,
-            W_enc=self.W_enc[i].detach().cpu().clone(),
-            b_enc=self.b_enc[i].detach().cpu().clone(),
-            W_dec=self.W_dec[i].detach().cpu().clone(),
-            b_dec=self.b_dec[i].detach().cpu().clone(),
-            scale=float(self.scale),
-            sparsity=float(self.sparsity[i]),
-            threshold=None if th is None else th[i].detach().cpu().clone(),
-            bandwidth=self.config.bandwidth,
-        )
+        one = type(self)(replace(self.config, n_inst=1), self.sparsity[i : i + 1].cpu(), device=self.W_dec.device)
+        # every parameter and buffer but the scalar `scale` has the instances first
+        one.load_state_dict({k: v if v.ndim == 0 else v[i : i + 1] for k, v in self.state_dict().items()})
+        return one
+
+    def instance(self, i: int = 0) -> "SparseAutoencoder":
+        """Instance ``i`` as a standalone :class:`SparseAutoencoder` on the CPU."""
+        return SparseAutoencoder(self.select(i).cpu())
 
 
-@dataclass(frozen=True)
 class SparseAutoencoder:
-    """One trained SAE, CPU tensors: what :func:`~superpos_lib.sae.train_sae` returns.
+    """One trained SAE on the CPU: what :func:`~superpos_lib.sae.train_sae` returns. It encodes
+    and decodes single inputs as the variant does at inference (e.g. BatchTopK by its threshold).
 
     Attributes:
-        kind: ``"relu_l1"``, ``"topk"`` or ``"jumprelu"``.
+        model: the one-instance :class:`SAE` it wraps.
+        kind: the variant's name.
         W_enc: ``(d_in, d_sae)``.
         b_enc: ``(d_sae,)``.
         W_dec: ``(d_sae, d_in)``, row ``j`` is latent ``j``'s direction.
         b_dec: ``(d_in,)``, in scaled units.
         scale: inputs are multiplied by this before encoding (outputs divided after decoding).
         sparsity: its λ, k (or target L0, for jumprelu with ``target_l0``).
-        threshold: jumprelu's ``(d_sae,)`` thresholds.
     """
 
-    kind: str
-    W_enc: Tensor
-    b_enc: Tensor
-    W_dec: Tensor
-    b_dec: Tensor
-    scale: float
-    sparsity: float
-    threshold: Tensor | None = None
-    bandwidth: float = 0.05
+    def __init__(self, model: SAE):
+        if not isinstance(model, SAE) or model.n_inst != 1:
+            raise ValueError(f"model must be a one-instance SAE (SAE.select(i)), got {type(model).__name__}")
+        self.model = model.eval().requires_grad_(False)
+
+    kind = property(lambda self: self.model.kind)
+    W_enc = property(lambda self: self.model.W_enc[0])
+    b_enc = property(lambda self: self.model.b_enc[0])
+    W_dec = property(lambda self: self.model.W_dec[0])
+    b_dec = property(lambda self: self.model.b_dec[0])
+    scale = property(lambda self: float(self.model.scale))
+    sparsity = property(lambda self: float(self.model.sparsity[0]))
 
     @property
     def d_in(self) -> int:
@@ -374,18 +386,12 @@ class SparseAutoencoder:
     @torch.no_grad()
     def encode(self, x: Float[Tensor, "batch d_in"]) -> Float[Tensor, "batch d_sae"]:
         """The latents of ``x``."""
-        x = self._check(x, "x", self.d_in)
-        pre = (x * self.scale - self.b_dec) @ self.W_enc + self.b_enc
-        th = None if self.threshold is None else self.threshold[None]
-        f = sae_class(self.kind).activation(pre[None], torch.tensor([self.sparsity]), th, bandwidth=self.bandwidth,
-                                            ste=False)
-        return f[0]
+        return self.model.encode(self._check(x, "x", self.d_in))[0]
 
     @torch.no_grad()
     def decode(self, f: Float[Tensor, "batch d_sae"]) -> Float[Tensor, "batch d_in"]:
         """The reconstruction from latents ``f``, in the inputs' units."""
-        f = self._check(f, "f", self.d_sae)
-        return (f @ self.W_dec + self.b_dec) / self.scale
+        return self.model.decode(self._check(f, "f", self.d_sae)[None])[0]
 
     def __call__(self, x: Float[Tensor, "batch d_in"]) -> Float[Tensor, "batch d_in"]:
         return self.decode(self.encode(x))

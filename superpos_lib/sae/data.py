@@ -1,7 +1,10 @@
 """Data for sparse autoencoders with a known answer: ground truth, and a toy model's activations.
 
 * :class:`GroundTruthData` (Sharkey et al. 2022): random unit feature directions, more of
-  them than dimensions, each switched on at random and summed;
+  them than dimensions, each switched on at random and summed; equally frequent, or with
+  frequencies decaying as ``decay**i`` (Sharkey et al.) or as a Zipf law, and optionally with a
+  :class:`Hierarchy` (children that fire only with their parent: Chanin et al. 2024's setting
+  for feature absorption);
 * :func:`hidden_activations`: a trained TMS model's hidden activations ``h = W x`` and its
   feature directions in that space (chapter 9's first SAE and its explorer).
 """
@@ -9,6 +12,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import torch
 from jaxtyping import Float
@@ -18,7 +22,51 @@ from ..checks import check_number, check_positive_int
 from ..data import generate_batch
 from ..runtime import get_device
 
-__all__ = ["GroundTruthData", "hidden_activations"]
+__all__ = ["GroundTruthData", "Hierarchy", "hidden_activations"]
+
+
+@dataclass(frozen=True)
+class Hierarchy:
+    """Parent features and their children: a child fires only when its parent fires.
+
+    Features ``0 .. n_parents − 1`` are the parents; parent ``p``'s children are features
+    ``n_parents + p·children + c`` for ``c < children``; the rest are independent. When a parent
+    fires, with probability ``child_probability`` exactly one of its children (each equally
+    likely) fires with it; otherwise the parent fires alone. (A word's "starts with S" and its
+    "is the word *short*" are such a pair.)
+
+    Args:
+        n_parents: number of parent features.
+        children: children per parent.
+        child_probability: the chance that a firing parent has a child firing with it.
+    """
+
+    n_parents: int
+    children: int
+    child_probability: float = 0.5
+
+    def __post_init__(self):
+        check_positive_int(self.n_parents, "n_parents")
+        check_positive_int(self.children, "children")
+        check_number(self.child_probability, "child_probability", low=0, high=1)
+
+    @property
+    def n_structured(self) -> int:
+        """Parents and children together (the first features)."""
+        return self.n_parents * (1 + self.children)
+
+    def parent_of(self, child: int) -> int:
+        """The parent of feature ``child`` (a child's index)."""
+        if not self.n_parents <= child < self.n_structured:
+            raise ValueError(f"child must be in [{self.n_parents}, {self.n_structured}), got {child!r}")
+        return (child - self.n_parents) // self.children
+
+    def child_features(self, parent: int) -> range:
+        """The features that are ``parent``'s children."""
+        if not 0 <= parent < self.n_parents:
+            raise ValueError(f"parent must be in [0, {self.n_parents}), got {parent!r}")
+        start = self.n_parents + parent * self.children
+        return range(start, start + self.children)
 
 
 class GroundTruthData:
@@ -33,15 +81,24 @@ class GroundTruthData:
     Args:
         n_features: number of true features.
         d_in: dimension of the data.
-        n_active: mean number of active features per sample.
+        n_active: mean number of active features per sample (children included).
         decay: ``None`` for equally frequent features; otherwise feature ``i``'s frequency is
             proportional to ``decay ** i`` (rare features are the hard ones).
+        zipf: instead of ``decay``, frequencies proportional to ``(i + 1) ** −zipf`` (a Zipf
+            law, as word frequencies are).
+        hierarchy: parents and children (:class:`Hierarchy`), the first features. Parents and
+            independent features take their frequencies from the profile above; a child's
+            frequency is its parent's times ``child_probability / children``.
+        values: ``(low, high)``: an active feature's value is uniform on ``[low, high)``
+            (Sharkey et al.: ``(0, 1)``; values bounded away from 0 make a latent's misses
+            a matter of structure, not of values too small to see).
         seed: seeds the directions; sampling uses its own generator (``sample(..., generator)``).
         device: where directions live and samples are drawn.
 
     Attributes:
         features: ``(feats, d_in)`` unit rows, the true directions.
         probability: ``(feats,)`` each feature's chance of being active.
+        hierarchy: the :class:`Hierarchy`, or ``None``.
     """
 
     def __init__(
@@ -51,6 +108,9 @@ class GroundTruthData:
         *,
         n_active: float = 5.0,
         decay: float | None = None,
+        zipf: float | None = None,
+        hierarchy: Hierarchy | None = None,
+        values: tuple[float, float] = (0.0, 1.0),
         seed: int = 0,
         device: str | torch.device | None = "cpu",
     ):
@@ -59,12 +119,38 @@ class GroundTruthData:
         check_number(n_active, "n_active", low=0, high=n_features, low_open=True)
         if decay is not None:
             check_number(decay, "decay", low=0, high=1, low_open=True)
+        if zipf is not None:
+            check_number(zipf, "zipf", low=0)
+            if decay is not None:
+                raise ValueError("decay and zipf are two frequency profiles: give at most one")
+        if hierarchy is not None:
+            if not isinstance(hierarchy, Hierarchy):
+                raise ValueError(f"hierarchy must be a Hierarchy, got {type(hierarchy).__name__}")
+            if hierarchy.n_structured > n_features:
+                raise ValueError(f"hierarchy has {hierarchy.n_structured} parents and children, more than "
+                                 f"n_features={n_features}")
+        if (not isinstance(values, tuple) or len(values) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+                or not 0 <= values[0] < values[1]):
+            raise ValueError(f"values must be (low, high) with 0 <= low < high, got {values!r}")
+        self.hierarchy = hierarchy
+        self.values = (float(values[0]), float(values[1]))
         self.device = get_device(device)
         gen = torch.Generator().manual_seed(seed)
         f = torch.randn(n_features, d_in, generator=gen)
         self.features = (f / f.norm(dim=1, keepdim=True)).to(self.device)
-        rel = torch.ones(n_features) if decay is None else decay ** torch.arange(n_features, dtype=torch.float32)
-        self.probability = (rel * (n_active / rel.sum())).clamp(max=1.0).to(self.device)
+        i = torch.arange(n_features, dtype=torch.float32)
+        rel = torch.ones(n_features) if decay is None and zipf is None else (
+            decay**i if decay is not None else (i + 1) ** -zipf)
+        if hierarchy is not None:  # a child's frequency is its parent's share
+            h = hierarchy
+            parents = rel[: h.n_parents]
+            rel = rel.clone()
+            rel[h.n_parents : h.n_structured] = (parents * h.child_probability / h.children).repeat_interleave(h.children)
+        self.probability = (rel * (n_active / rel.sum())).to(self.device)
+        if (self.probability > 1).any():
+            raise ValueError(f"n_active={n_active} is too large for this frequency profile: the most frequent "
+                             f"feature would fire with probability {float(self.probability.max()):.2f} > 1")
         self._gen = torch.Generator(device=self.device).manual_seed(seed + 1)
 
     @property
@@ -76,11 +162,28 @@ class GroundTruthData:
         return self.features.shape[1]
 
     def coefficients(self, batch_size: int, generator: torch.Generator | None = None) -> Float[Tensor, "batch feats"]:
-        """Feature values ``c``: active with probability ``p_i``, then uniform on ``[0, 1)``."""
+        """Feature values ``c``: active with probability ``p_i`` (and as the hierarchy says), then
+        uniform on ``[low, high)`` (``values``)."""
         check_positive_int(batch_size, "batch_size")
-        u = torch.rand(batch_size, self.n_features, generator=generator or self._gen, device=self.device)
-        x = u.mul_(1 / self.probability)  # present iff u < p, then u / p is uniform on [0, 1)
-        return x.mul_(x < 1)
+        gen = generator or self._gen
+        u = torch.rand(batch_size, self.n_features, generator=gen, device=self.device)
+        h, (low, high) = self.hierarchy, self.values
+        if h is None:
+            x = u.mul_(1 / self.probability)  # present iff u < p, then u / p is uniform on [0, 1)
+            present = x < 1
+            if (low, high) != (0.0, 1.0):
+                x = x.mul_(high - low).add_(low)
+            return x.mul_(present)
+        active = u < self.probability
+        P, S = h.n_parents, h.n_structured
+        parent = active[:, :P]
+        with_child = parent & (torch.rand(batch_size, P, generator=gen, device=self.device) < h.child_probability)
+        which = torch.randint(h.children, (batch_size, P), generator=gen, device=self.device)
+        children = torch.zeros(batch_size, P, h.children, dtype=torch.bool, device=self.device)
+        children.scatter_(-1, which[..., None], with_child[..., None])
+        active[:, P:S] = children.view(batch_size, -1)
+        v = torch.rand(batch_size, self.n_features, generator=gen, device=self.device)
+        return v.mul_(high - low).add_(low).mul_(active)
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> Float[Tensor, "batch d_in"]:
         """A batch of data ``x = c @ features``."""

@@ -99,12 +99,11 @@ class JumpReLUSAE(SAE, kind="jumprelu"):
         """θ, ``(inst, d_sae)``."""
         return self.log_threshold.exp()
 
-    @staticmethod
-    def activation(pre: Tensor, sparsity: Tensor, threshold: Tensor | None, *, bandwidth: float, ste: bool) -> Tensor:
-        th = threshold[:, None, :]
-        return _JumpReLU.apply(pre, th, bandwidth) if ste else pre * (pre > th)
+    def activation(self, pre: Tensor, *, train: bool) -> Tensor:
+        th = self.threshold[:, None, :]
+        return _JumpReLU.apply(pre, th, self.config.bandwidth) if train else pre * (pre > th)
 
-    def sparsity_loss(self, f: Tensor, pre: Tensor, err: Tensor) -> Float[Tensor, "inst"]:
+    def sparsity_loss(self, f: Tensor, pre: Tensor, err: Tensor, xs: Tensor) -> Float[Tensor, "inst"]:
         """``λ · L0`` (the batch's mean count of active latents), or the target option's penalty."""
         c = self.config
         active = _Step.apply(pre, self.threshold[:, None, :], c.bandwidth).sum(-1).mean(-1)

@@ -11,6 +11,12 @@
   best cosine with any decoder row, the one-to-one :func:`matched_mmcs` (Hungarian matching by
   SciPy; the literature's mean correlation coefficient, MCC, computed on directions),
   :func:`latents_per_feature` (feature splitting) and :func:`recovery` per instance;
+* against the true features' *firing* (SynthSAEBench's scores): :func:`firing_scores`, every
+  latent's precision, recall and F1 as a detector of every feature (:class:`FiringScores`),
+  :func:`uniqueness` (how many latents share a feature), :func:`absorption` (Chanin et al.
+  2024: a parent's latent silent when a child fires);
+* across training runs: :func:`shared_latents`, the share of one SAE's latents matched in
+  another's (seed stability, Paulo & Belrose 2025);
 * :func:`evaluate` streams a whole evaluation set in chunks (float64 accumulators), so
   millions of rows are fine.
 """
@@ -45,6 +51,12 @@ __all__ = [
     "recovery",
     "SAEMetrics",
     "evaluate",
+    "FiringScores",
+    "firing_scores",
+    "uniqueness",
+    "Absorption",
+    "absorption",
+    "shared_latents",
 ]
 
 
@@ -275,3 +287,134 @@ def evaluate(
         out = SAEMetrics(*(getattr(out, k)[0] for k in fields), n,
                          None if rec is None else rec.mmcs[0], None if rec is None else rec.matched_mmcs[0], rescale[0])
     return out
+
+
+def _check_codes(t: object, name: str, rows: int | None = None) -> Tensor:
+    if not isinstance(t, Tensor) or t.ndim != 2 or 0 in t.shape:
+        raise ValueError(f"{name} must be a non-empty (batch, n) tensor, got {getattr(t, 'shape', type(t))}")
+    if rows is not None and t.shape[0] != rows:
+        raise ValueError(f"{name} must have one row per input ({rows}), got {t.shape[0]}")
+    if t.is_floating_point() and not torch.isfinite(t).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return t
+
+
+@dataclass(frozen=True)
+class FiringScores:
+    """Each latent as a detector of each true feature, from when they are non-zero.
+
+    Attributes:
+        precision: ``(d_sae, feats)``: of the inputs latent ``j`` fires on, the share where
+            feature ``i`` is active (0 for a latent that never fires).
+        recall: ``(d_sae, feats)``: of the inputs where feature ``i`` is active, the share latent
+            ``j`` fires on (0 for a feature never active).
+        f1: ``(d_sae, feats)``: their harmonic mean, ``2·TP / (fires + active)``.
+    """
+
+    precision: Tensor
+    recall: Tensor
+    f1: Tensor
+
+    def best(self) -> tuple[Tensor, Tensor]:
+        """Each latent's best-detected feature: ``(feature, f1)``, both ``(d_sae,)``."""
+        f1, feature = self.f1.max(dim=1)
+        return feature, f1
+
+    def of(self, feature: Tensor) -> "FiringScores":
+        """Each latent's scores for one feature each (``feature``: ``(d_sae,)`` indices, e.g.
+        the best-aligned feature by decoder cosine): ``(d_sae,)`` precision, recall, F1."""
+        if not isinstance(feature, Tensor) or feature.shape != (self.f1.shape[0],) or feature.is_floating_point():
+            raise ValueError(f"feature must be ({self.f1.shape[0]},) integer indices, got {getattr(feature, 'shape', type(feature))}")
+        if feature.numel() and (feature.min() < 0 or feature.max() >= self.f1.shape[1]):
+            raise ValueError(f"feature indices must be in [0, {self.f1.shape[1]}), got {feature.tolist()}")
+        j = torch.arange(feature.numel())
+        return FiringScores(self.precision[j, feature], self.recall[j, feature], self.f1[j, feature])
+
+
+def firing_scores(f: Float[Tensor, "batch d_sae"], c: Float[Tensor, "batch feats"]) -> FiringScores:
+    """Precision, recall and F1 of every latent (non-zero in ``f``) as a detector of every true
+    feature (non-zero in the coefficients ``c``), over the same inputs."""
+    f = _check_codes(f, "f")
+    c = _check_codes(c, "c", f.shape[0])
+    a, b = (f != 0).double(), (c != 0).double()
+    tp = a.T @ b  # (d_sae, feats)
+    fires, active = a.sum(0), b.sum(0)
+    precision = tp / fires[:, None].clamp(min=1)
+    recall = tp / active[None, :].clamp(min=1)
+    f1 = 2 * tp / (fires[:, None] + active[None, :]).clamp(min=1)
+    return FiringScores(precision.float(), recall.float(), f1.float())
+
+
+def uniqueness(true_directions: Float[Tensor, "feats d_in"], W_dec: Float[Tensor, "d_sae d_in"],
+               alive: Tensor | None = None) -> float:
+    """How rarely latents share a feature: the number of distinct true features that the latents
+    point closest to (decoder cosine), over the number of latents (``alive``: a ``(d_sae,)``
+    mask of the latents to count, e.g. those that fire). 1: every latent has a feature of its
+    own; ``1/d_sae``: all point at the same one."""
+    best = cosine_matrix(true_directions, W_dec).argmax(dim=0)  # (d_sae,)
+    if alive is not None:
+        if not isinstance(alive, Tensor) or alive.shape != best.shape or alive.dtype != torch.bool:
+            raise ValueError(f"alive must be a ({best.numel()},) boolean mask, got {getattr(alive, 'shape', type(alive))}")
+        best = best[alive.cpu()]
+    if best.numel() == 0:
+        raise ValueError("alive selects no latent: uniqueness is undefined")
+    return best.unique().numel() / best.numel()
+
+
+@dataclass(frozen=True)
+class Absorption:
+    """How a parent feature's latent behaves with and without the parent's children, per parent.
+
+    Attributes:
+        rate: ``(n_parents,)``: of the inputs where the parent *and* one of its children are
+            active, the share where the parent's latent is silent (absorption).
+        recall_alone: ``(n_parents,)``: of the inputs where the parent is active with no child,
+            the share where its latent fires (the control: a working latent is near 1).
+        with_child, alone: ``(n_parents,)`` how many inputs each share counts.
+    """
+
+    rate: Tensor
+    recall_alone: Tensor
+    with_child: Tensor
+    alone: Tensor
+
+
+def absorption(f: Float[Tensor, "batch d_sae"], c: Float[Tensor, "batch feats"], hierarchy,
+               parent_latent: Tensor) -> Absorption:
+    """Feature absorption (Chanin et al. 2024) measured against ground truth: for each parent of
+    ``hierarchy`` (a :class:`~superpos_lib.sae.data.Hierarchy`), how often its latent
+    (``parent_latent``: ``(n_parents,)`` latent indices, e.g. the latent whose decoder row is
+    closest to the parent's direction) is silent when a child fires with the parent, against how
+    often it fires when the parent is alone."""
+    f = _check_codes(f, "f")
+    c = _check_codes(c, "c", f.shape[0])
+    P = hierarchy.n_parents
+    if c.shape[1] < hierarchy.n_structured:
+        raise ValueError(f"c has {c.shape[1]} features, fewer than the hierarchy's {hierarchy.n_structured}")
+    if (not isinstance(parent_latent, Tensor) or parent_latent.shape != (P,) or parent_latent.is_floating_point()
+            or parent_latent.min() < 0 or parent_latent.max() >= f.shape[1]):
+        raise ValueError(f"parent_latent must be ({P},) latent indices in [0, {f.shape[1]}), got "
+                         f"{parent_latent.tolist() if isinstance(parent_latent, Tensor) else parent_latent!r}")
+    act = c != 0
+    parent = act[:, :P]
+    child = act[:, P : hierarchy.n_structured].view(-1, P, hierarchy.children).any(-1)
+    fires = f[:, parent_latent.to(f.device)] != 0  # (batch, P)
+    both, alone = parent & child, parent & ~child
+    n_both, n_alone = both.sum(0), alone.sum(0)
+    rate = (both & ~fires).sum(0) / n_both.clamp(min=1)
+    recall = (alone & fires).sum(0) / n_alone.clamp(min=1)
+    nan = torch.tensor(float("nan"))
+    return Absorption(torch.where(n_both > 0, rate.float(), nan), torch.where(n_alone > 0, recall.float(), nan),
+                      n_both, n_alone)
+
+
+def shared_latents(W_a: Float[Tensor, "d_sae d_in"], W_b: Float[Tensor, "d_sae_b d_in"], threshold: float = 0.7) -> float:
+    """Seed stability: match the latents of two SAEs one-to-one by decoder cosine (Hungarian
+    algorithm) and return the share of ``W_a``'s latents whose partner is within cosine
+    ``threshold`` (Paulo & Belrose 2025 match by cosine at 0.7)."""
+    from scipy.optimize import linear_sum_assignment
+
+    check_number(threshold, "threshold", low=-1, high=1)
+    cos = cosine_matrix(W_a, W_b).double().numpy()
+    rows, cols = linear_sum_assignment(cos, maximize=True)
+    return float((cos[rows, cols] > threshold).sum() / cos.shape[0])

@@ -50,13 +50,16 @@ class ReluL1SAE(SAE, kind="relu_l1"):
         if (sparsity < 0).any():
             raise ValueError(f"sparsity (λ for relu_l1) must be >= 0, got {sparsity.tolist()}")
 
-    @staticmethod
-    def activation(pre: Tensor, sparsity: Tensor, threshold: Tensor | None, *, bandwidth: float, ste: bool) -> Tensor:
+    def activation(self, pre: Tensor, *, train: bool) -> Tensor:
         return pre.relu()
 
-    def sparsity_loss(self, f: Tensor, pre: Tensor, err: Tensor) -> Float[Tensor, "inst"]:
+    def sparsity_loss(self, f: Tensor, pre: Tensor, err: Tensor, xs: Tensor) -> Float[Tensor, "inst"]:
+        return self.sparsity * self.weighted_l1(f)
+
+    def weighted_l1(self, f: Float[Tensor, "inst batch d_sae"]) -> Float[Tensor, "inst"]:
+        """``Σ_j f_j ‖W_dec,j‖`` averaged over the batch (``‖f‖₁`` when rows are held at unit norm)."""
         l1 = f.sum(-1) if self.config.unit_norm else (f * self.W_dec.norm(dim=-1)[:, None, :]).sum(-1)
-        return self.sparsity * l1.mean(-1)
+        return l1.mean(-1)
 
     def maintain(self, state: TrainState, x: Tensor) -> None:
         """Resample dead latents every ``resample_every`` steps, until 60% of training."""
@@ -79,7 +82,7 @@ class ReluL1SAE(SAE, kind="relu_l1"):
         if not bool(counts.any()):
             return counts
         xs = self._inputs(x)
-        _, f = self._latents(xs, ste=False)
+        _, f = self._latents(xs, train=False)
         err = (torch.baddbmm(self.b_dec[:, None, :], f, self.W_dec) - xs).square().sum(-1)  # (inst, batch)
         gen = self._resample_generator
         if seed is not None or gen.device != err.device:  # a given seed, or the SAE moved after training

@@ -8,6 +8,8 @@ residual ``x − x̂``, normalised by its variance so that it stays ``O(1)`` as 
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from jaxtyping import Float
 from torch import Tensor
@@ -29,18 +31,20 @@ class TopKSAE(SAE, kind="topk"):
     """``f = ReLU(TopK_k(pre))``, no penalty but the dead-latent auxiliary loss (``sparsity`` is k)."""
 
     sparsity_name = "k for topk"
+    whole_k: ClassVar[bool] = True
+    """k must be a whole number (BatchTopK's, a mean over the batch, need not be)."""
 
     @classmethod
     def check_sparsity(cls, sparsity: Tensor, d_sae: int, config: SAEConfig | None = None) -> None:
         super().check_sparsity(sparsity, d_sae)
-        if (sparsity != sparsity.round()).any():
-            raise ValueError(f"sparsity (k for topk) must be a whole number, got {sparsity.tolist()}")
+        if cls.whole_k and (sparsity != sparsity.round()).any():
+            raise ValueError(f"sparsity ({cls.sparsity_name}) must be a whole number, got {sparsity.tolist()}")
 
-    @staticmethod
-    def activation(pre: Tensor, sparsity: Tensor, threshold: Tensor | None, *, bandwidth: float, ste: bool) -> Tensor:
-        return _topk(pre, sparsity)
+    def activation(self, pre: Tensor, *, train: bool) -> Tensor:
+        return _topk(pre, self.sparsity)
 
-    def sparsity_loss(self, f: Tensor, pre: Tensor, err: Tensor) -> Float[Tensor, "inst"]:
+    def sparsity_loss(self, f: Tensor, pre: Tensor, err: Tensor, xs: Tensor) -> Float[Tensor, "inst"]:
+        """The dead-latent auxiliary loss (0 while no latent is dead)."""
         c, dead = self.config, self.dead
         if c.aux_coeff == 0 or not bool(dead.any()):
             return torch.zeros(self.n_inst, device=pre.device)

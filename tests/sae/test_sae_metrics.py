@@ -175,3 +175,113 @@ def test_evaluate_measures_the_rescale_factor_of_each_instance():
     bias = sae.b_dec.detach() / sae.scale
     assert torch.allclose(m.rescale, S.rescale_factor(x, sae(x).detach(), bias), rtol=1e-4)
     assert S.evaluate(sae.instance(1), x).rescale.item() == pytest.approx(m.rescale[1].item(), rel=1e-4)
+
+
+# -- structured ground truth -------------------------------------------------------------------------
+def test_hierarchy_children_fire_only_with_their_parent_and_frequencies_hold():
+    h = S.Hierarchy(3, 2, 0.6)
+    d = GroundTruthData(20, 10, n_active=2, hierarchy=h, zipf=1.0, values=(0.5, 1.0), seed=0)
+    c = d.coefficients(60000)
+    active = c > 0
+    assert active.sum(1).float().mean().item() == pytest.approx(2.0, rel=0.03)
+    assert torch.allclose(active.float().mean(0), d.probability, atol=0.006)
+    for child in range(3, 9):
+        p = h.parent_of(child)
+        assert not (active[:, child] & ~active[:, p]).any()
+        assert d.probability[child].item() == pytest.approx(d.probability[p].item() * 0.3, rel=1e-5)
+    kids = active[:, 3:9].view(-1, 3, 2)
+    assert kids.sum(-1).max() == 1, "at most one child of a parent at a time"
+    assert (kids.any(-1) & active[:, :3]).sum(0).float().div(active[:, :3].sum(0)).sub(0.6).abs().max() < 0.02
+    assert c[active].min() >= 0.5 and c.max() < 1
+    assert list(h.child_features(1)) == [5, 6] and h.n_structured == 9
+    assert d.probability[9] > d.probability[19], "zipf: earlier features more frequent"
+
+
+def test_values_range_without_hierarchy():
+    d = GroundTruthData(30, 10, n_active=3, values=(0.25, 0.5), seed=0)
+    c = d.coefficients(5000)
+    assert c[c > 0].min() >= 0.25 and c.max() < 0.5
+    assert (c > 0).sum(1).float().mean().item() == pytest.approx(3.0, rel=0.05)
+
+
+@pytest.mark.parametrize("kw,name", [(dict(zipf=-1.0), "zipf"), (dict(zipf=1.0, decay=0.9), "zipf"),
+                                     (dict(values=(0.5, 0.2)), "values"), (dict(values=(-1.0, 1.0)), "values"),
+                                     (dict(hierarchy=S.Hierarchy(10, 8)), "hierarchy"), (dict(hierarchy=3), "hierarchy"),
+                                     (dict(n_active=20.0, zipf=2.0), "n_active")])
+def test_structured_ground_truth_bad_input(kw, name):
+    with bad_input(name):
+        GroundTruthData(40, 8, **kw)
+
+
+@pytest.mark.parametrize("kw,name", [(dict(n_parents=0, children=2), "n_parents"), (dict(n_parents=2, children=0), "children"),
+                                     (dict(n_parents=2, children=2, child_probability=1.5), "child_probability")])
+def test_hierarchy_bad_input(kw, name):
+    with bad_input(name):
+        S.Hierarchy(**kw)
+    h = S.Hierarchy(2, 2)
+    with bad_input("child"):
+        h.parent_of(1)
+    with bad_input("parent"):
+        h.child_features(2)
+
+
+# -- firing scores, uniqueness, absorption, seed stability: exact values on hand-built cases ---------
+def test_firing_scores_by_hand():
+    # 4 inputs; latent 0 fires on inputs 0, 1; latent 1 on 2; latent 2 never.
+    f = torch.tensor([[1.0, 0, 0], [2.0, 0, 0], [0, 3.0, 0], [0, 0, 0]])
+    # feature 0 active on inputs 0, 2; feature 1 on 1, 2, 3.
+    c = torch.tensor([[0.5, 0], [0, 0.2], [0.1, 0.3], [0, 0.9]])
+    s = S.firing_scores(f, c)
+    assert s.precision.tolist() == [[0.5, 0.5], [1.0, 1.0], [0.0, 0.0]]
+    assert torch.allclose(s.recall, torch.tensor([[0.5, 1 / 3], [0.5, 1 / 3], [0.0, 0.0]]))
+    assert torch.allclose(s.f1, torch.tensor([[0.5, 0.4], [2 / 3, 0.5], [0.0, 0.0]]))
+    feature, f1 = s.best()
+    assert feature.tolist() == [0, 0, 0] and f1.tolist() == pytest.approx([0.5, 2 / 3, 0.0])
+    one = s.of(torch.tensor([1, 1, 0]))
+    assert one.precision.tolist() == [0.5, 1.0, 0.0] and one.f1.tolist() == pytest.approx([0.4, 0.5, 0.0])
+    with bad_input("c"):
+        S.firing_scores(f, c[:3])
+    with bad_input("f"):
+        S.firing_scores(torch.ones(4), c)
+    with bad_input("feature"):
+        s.of(torch.tensor([0, 2, 0]))
+    with bad_input("feature"):
+        s.of(torch.tensor([0.0, 1.0, 0.0]))
+
+
+def test_uniqueness_by_hand():
+    true = torch.eye(3)
+    W = torch.tensor([[1.0, 0, 0], [0.9, 0.1, 0], [0, 0, 1], [0, 0.2, 0.9]])
+    assert S.uniqueness(true, W) == pytest.approx(2 / 4)
+    assert S.uniqueness(true, W, torch.tensor([True, False, True, False])) == 1.0
+    with bad_input("alive"):
+        S.uniqueness(true, W, torch.tensor([True, False]))
+    with bad_input("alive"):
+        S.uniqueness(true, W, torch.zeros(4, dtype=torch.bool))
+
+
+def test_absorption_by_hand():
+    h = S.Hierarchy(1, 2)  # feature 0 the parent, 1 and 2 its children, 3 independent
+    c = torch.tensor([[1.0, 0, 0, 0], [1.0, 0, 0, 1], [1.0, 1, 0, 0], [1.0, 0, 1, 0], [1.0, 1, 0, 0], [0, 0, 0, 1]])
+    # the parent's latent (1) fires on 0 and 2 of them; silent on 1 (parent alone) and 3, 4 (with a child)
+    f = torch.tensor([[0, 1.0], [0, 0], [0, 1.0], [2.0, 0], [2.0, 0], [0, 0]])
+    ab = S.absorption(f, c, h, torch.tensor([1]))
+    assert ab.rate.tolist() == pytest.approx([2 / 3]) and ab.recall_alone.tolist() == pytest.approx([1 / 2])
+    assert ab.with_child.tolist() == [3] and ab.alone.tolist() == [2]
+    none = S.absorption(f[:2], c[:2], h, torch.tensor([1]))
+    assert none.rate.isnan().all(), "no input with a child: the rate is undefined, not 0"
+    with bad_input("parent_latent"):
+        S.absorption(f, c, h, torch.tensor([2]))
+    with bad_input("c"):
+        S.absorption(f, c[:, :2], h, torch.tensor([1]))
+
+
+def test_shared_latents_by_hand():
+    a = torch.eye(4)
+    b = torch.tensor([[0, 1.0, 0, 0], [1.0, 0, 0, 0], [0, 0, 0.6, 0.8], [0, 0, 0.8, -0.6]])
+    # matched: 0-1 (1.0), 1-0 (1.0), 2-3 and 3-2 at 0.8 or 2-2 and 3-3 at 0.6/-0.6: the best is 0.8 twice
+    assert S.shared_latents(a, b) == 1.0
+    assert S.shared_latents(a, b, threshold=0.9) == 0.5
+    assert S.shared_latents(a, a[:2]) == 0.5, "latents without a partner are not shared"
+    with bad_input("threshold"):
+        S.shared_latents(a, b, threshold=2.0)
