@@ -123,8 +123,9 @@ class Trainable(Protocol):
 class HandGradients(Protocol):
     """A model that computes its own gradients (used instead of autograd)."""
 
-    def loss_and_grads(self, x: Tensor, *loss_args: Any, with_loss: bool) -> tuple[Tensor | None, tuple[Tensor, ...]]:
-        """The loss (or ``None`` when ``with_loss`` is false) and one gradient per parameter."""
+    def loss_and_grads(self, x: Tensor, *loss_args: Any, with_loss: bool) -> tuple[Any, ...]:
+        """The loss (or ``None`` when ``with_loss`` is false) and one gradient per parameter; a
+        :class:`StepHooks` model adds its step's record third (what ``step_loss`` returns second)."""
         ...
 
 
@@ -306,7 +307,8 @@ def train(
                 x = sample()
             record = None
             if analytic:
-                loss, grads = model.loss_and_grads(x, *loss_args, with_loss=log)
+                loss, grads, *rest = model.loss_and_grads(x, *loss_args, with_loss=log)
+                record = rest[0] if rest else None
             else:
                 loss, record = model.step_loss(x, *loss_args) if hooks else (model.loss(x, *loss_args), None)
                 grads = torch.autograd.grad(loss.sum(), params)

@@ -268,6 +268,12 @@ class SAE(nn.Module):
     def maintain(self, state: TrainState, x: Tensor) -> None:
         """Anything a variant does after each update, once firing counts and norms are kept."""
 
+    def weighted_l1(self, f: Float[Tensor, "inst batch d_sae"]) -> Float[Tensor, "inst"]:
+        """``Σ_j f_j ‖W_dec,j‖`` averaged over the batch: ``‖f‖₁`` when decoder rows are held at
+        unit norm (the L1 penalty of ReLU + L1 and of the gated SAE's gate)."""
+        l1 = f.sum(-1) if self.config.unit_norm else (f * self.W_dec.norm(dim=-1)[:, None, :]).sum(-1)
+        return l1.mean(-1)
+
     # -- the model --------------------------------------------------------------------------------
     @property
     def n_inst(self) -> int:

@@ -26,18 +26,21 @@ import torch
 from jaxtyping import Float
 from torch import Tensor, nn
 
-from .base import SAEConfig
-from .relu_l1 import ReluL1SAE
+from .base import SAE, SAEConfig
 
 __all__ = ["GatedSAE"]
 
 
-class GatedSAE(ReluL1SAE, kind="gated"):
+class GatedSAE(SAE, kind="gated"):
     """``f = 1[π_gate > 0] ⊙ ReLU(π_mag)``, penalty ``λ‖ReLU(π_gate)‖₁`` plus the gate's
     reconstruction through the detached decoder (``sparsity`` is λ). Parameters beyond the
     base's: ``r_mag`` and ``b_mag``, ``(inst, d_sae)``."""
 
     sparsity_name = "λ for gated"
+
+    @classmethod
+    def default_sparsity(cls, d_in: int, d_sae: int, config: SAEConfig | None = None) -> float:
+        return 0.1
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

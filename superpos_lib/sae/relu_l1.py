@@ -56,10 +56,35 @@ class ReluL1SAE(SAE, kind="relu_l1"):
     def sparsity_loss(self, f: Tensor, pre: Tensor, err: Tensor, xs: Tensor) -> Float[Tensor, "inst"]:
         return self.sparsity * self.weighted_l1(f)
 
-    def weighted_l1(self, f: Float[Tensor, "inst batch d_sae"]) -> Float[Tensor, "inst"]:
-        """``Σ_j f_j ‖W_dec,j‖`` averaged over the batch (``‖f‖₁`` when rows are held at unit norm)."""
-        l1 = f.sum(-1) if self.config.unit_norm else (f * self.W_dec.norm(dim=-1)[:, None, :]).sum(-1)
-        return l1.mean(-1)
+    @torch.no_grad()
+    def loss_and_grads(self, x: Float[Tensor, "*shared batch d_in"], *, with_loss: bool
+                       ) -> tuple[Tensor | None, tuple[Tensor, ...], Tensor]:
+        """The loss of :meth:`step_loss`, its gradients for ``(W_enc, b_enc, W_dec, b_dec)``
+        written out by hand (the training loop uses them instead of autograd: about twice as
+        fast on the book's sizes), and which latents fired. Checked against autograd in the tests."""
+        xs = self._inputs(x)
+        n, B = self.n_inst, xs.shape[-2]
+        W_enc, b_enc, W_dec, b_dec = self.W_enc, self.b_enc, self.W_dec, self.b_dec
+        xs_n = xs.expand(n, -1, -1)  # shared inputs are not copied
+        shift = b_enc - torch.bmm(b_dec[:, None, :], W_enc)[:, 0]  # b_enc − W_encᵀ b_dec
+        f = torch.baddbmm(shift[:, None, :], xs_n, W_enc).clamp_(min=0)  # (inst, batch, d_sae)
+        err = torch.baddbmm(b_dec[:, None, :], f, W_dec).sub_(xs)  # x̂ − x
+        lam = self.sparsity[:, None, None]
+        norms = None if self.config.unit_norm else W_dec.norm(dim=-1)  # (inst, d_sae)
+        g = err * (2 / B)  # ∂L/∂x̂
+        df = torch.baddbmm(lam / B if norms is None else lam / B * norms[:, None, :], g, W_dec.mT)
+        dpre = torch.ops.aten.threshold_backward(df, f, 0)  # ReLU's backward: df where f > 0
+        g_b_enc = dpre.sum(-2)
+        g_W_enc = torch.bmm(xs_n.mT, dpre).sub_(b_dec[:, :, None] * g_b_enc[:, None, :])  # it reads x − b_dec
+        g_W_dec = torch.bmm(f.mT, g)
+        if norms is not None:  # λ Σ f_j ‖W_dec,j‖: the penalty also pulls on the rows' norms
+            g_W_dec += (lam[:, 0] / B * f.sum(-2) / norms.clamp(min=1e-12))[:, :, None] * W_dec
+        g_b_dec = g.sum(-2) - torch.bmm(g_b_enc[:, None, :], W_enc.mT)[:, 0]
+        loss = None
+        if with_loss:
+            l1 = f.sum(-1) if norms is None else (f * norms[:, None, :]).sum(-1)
+            loss = err.square().sum(-1).mean(-1) + self.sparsity * l1.mean(-1)
+        return loss, (g_W_enc, g_b_enc, g_W_dec, g_b_dec), f.sum(-2) > 0  # f >= 0: fired iff its sum is positive
 
     def maintain(self, state: TrainState, x: Tensor) -> None:
         """Resample dead latents every ``resample_every`` steps, until 60% of training."""

@@ -187,3 +187,29 @@ def test_select_copies_one_instance_of_any_kind():
             sae.select(3)
     with bad_input("model"):
         S.SparseAutoencoder(S.SAE(S.SAEConfig(4, 6, n_inst=2)))
+
+
+@pytest.mark.parametrize("unit", [True, False])
+@pytest.mark.parametrize("shared", [True, False])
+def test_relu_l1_hand_gradients_match_autograd(unit, shared):
+    x = torch.rand(40, 5) * 2
+    sae = S.SAE(S.SAEConfig(5, 9, "relu_l1", n_inst=3, unit_decoder=unit), [0.0, 0.1, 0.7], x, seed=1)
+    with torch.no_grad():
+        sae.b_enc.normal_(0, 0.3)
+        sae.W_dec.mul_(torch.rand(3, 9, 1) + 0.5)
+    inputs = x[:17] if shared else torch.rand(3, 17, 5)
+    loss, fired = sae.step_loss(inputs)
+    expected = torch.autograd.grad(loss.sum(), list(sae.parameters()))
+    hand_loss, grads, hand_fired = sae.loss_and_grads(inputs, with_loss=True)
+    assert torch.allclose(hand_loss, loss, rtol=1e-5)
+    assert torch.equal(hand_fired, fired)
+    for name, a, b in zip(("W_enc", "b_enc", "W_dec", "b_dec"), grads, expected):
+        assert a.shape == b.shape and torch.allclose(a, b, rtol=1e-4, atol=1e-6), name
+    assert sae.loss_and_grads(inputs, with_loss=False)[0] is None
+
+
+def test_only_relu_l1_has_hand_gradients():
+    from superpos_lib.training import HandGradients
+
+    for kind in S.KINDS:
+        assert isinstance(S.SAE(S.SAEConfig(4, 6, kind), 2), HandGradients) == (kind == "relu_l1"), kind
