@@ -50,6 +50,12 @@ importance 0.9^i, densities p = 20^(-k/9) for k = 0..9, 4 seeds per density (40 
   2,500-step schedule; both are timed on ``memorization_timed_steps`` steps per size and scaled
   to their length and the three seeds. ``memorization_speedup`` is
   ``memorization_reference_s / memorization_sweep_s``.
+* ``sae_speedup``: eight ReLU + L1 SAEs (64 → 128, eight λ, 300 steps of 512) trained as one
+  batched model, against eight textbook PyTorch SAEs one after another (``sae_steps_per_s``,
+  ``sae_naive_steps_per_s``); ``sae_recovery_*``: one ReLU + L1 SAE on Sharkey et al.'s full-size
+  ground truth (d = 256, 512 features, 5 active, 2,000 steps of 1,024); ``sae_kinds``: every
+  variant on that ground truth (k = 5 for the k-based kinds), its training time ``s`` and its
+  ``mmcs``, ``l0``, ``fvu`` and ``dead`` fraction.
 * ``phase_grid_s``: chapter 5's phase diagram, ``phase_grid_models`` models (20 x 20 cells of
   ``(r, p)`` for n=2, m=1, 4 seeds each) trained as one batch; ``phase_grid_agreement`` its
   agreement with the analysis away from the boundary. ``phase_grid_loop_s`` is the naive
@@ -457,8 +463,22 @@ def sae_benchmarks(quick: bool, device) -> dict:
                        device=device, progress=False)
     _sync(device)
     recovery_s = time.perf_counter() - t
-    ev = S.evaluate(run.sae, full.sample(2**14, generator=torch.Generator(device=full.device).manual_seed(7)),
-                    true_directions=full.features)
+    ev_set = full.sample(2**14, generator=torch.Generator(device=full.device).manual_seed(7))
+    ev = S.evaluate(run.sae, ev_set, true_directions=full.features)
+
+    # every kind on the same full-size ground truth (k = 5, the true L0, for the k-based kinds)
+    kinds = {}
+    for kind, sparsity in [("relu_l1", 0.1), ("topk", 5), ("jumprelu", 0.01), ("gated", 0.1), ("batchtopk", 5),
+                           ("matryoshka", 5)]:
+        _sync(device)
+        t = time.perf_counter()
+        r = S.train_saes(full.batches(1024), S.SAEConfig(256, 512, kind), sparsity, train_config=full_cfg,
+                         device=device, progress=False)
+        _sync(device)
+        seconds = time.perf_counter() - t
+        m = S.evaluate(r.sae, ev_set, true_directions=full.features)
+        kinds[kind] = {"s": round(seconds, 2), "mmcs": round(float(m.mmcs[0]), 4), "l0": round(float(m.l0[0]), 2),
+                       "fvu": round(float(m.fvu[0]), 4), "dead": round(float(m.dead[0]), 4)}
 
     return {
         "sae_sweep_instances": len(lams),
@@ -471,6 +491,7 @@ def sae_benchmarks(quick: bool, device) -> dict:
         "sae_recovery_l0": round(float(ev.l0[0]), 2),
         "sae_recovery_fvu": round(float(ev.fvu[0]), 4),
         "sae_recovery_dead": round(float(ev.dead[0]), 4),
+        "sae_kinds": kinds,
     }
 
 

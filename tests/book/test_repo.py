@@ -219,6 +219,11 @@ def test_benchmark_script_runs_and_reports_every_figure():
     assert f["phase_grid_models"] == 4 * 4 * 4
     assert 0 <= f["sae_recovery_matched_mmcs"] <= f["sae_recovery_mmcs"] <= 1 and f["sae_recovery_l0"] >= 0
     assert 0 <= f["sae_recovery_dead"] <= 1 and f["sae_recovery_fvu"] >= 0
+    from superpos_lib.sae import KINDS
+
+    assert sorted(f["sae_kinds"]) == sorted(KINDS)
+    for kind, row in f["sae_kinds"].items():
+        assert 0 < row["s"] < 300 and 0 <= row["mmcs"] <= 1 and row["l0"] >= 0 and 0 <= row["dead"] <= 1, kind
     for cls in EXPLORERS:
         key = cls.key()
         runs = f[f"{key}_retrain_s_runs"]
