@@ -9,7 +9,10 @@ explorer                  chapter                                     package
 ``DecompositionExplorer`` 4 The mathematics of superposition          ``decomposition``
 ``PhaseExplorer``         5 Phase changes and learning dynamics       ``phases``
 ``GeometryExplorer``      6 The geometry of superposition             ``geometry``
-``SAEExplorer``           8 Sparse autoencoders                       ``sae``
+``ComputationExplorer``   7 Computation in superposition              ``computation``
+``MemorizationExplorer``  8 Memorization and double descent           ``memorization``
+``SAEExplorer``           9 Sparse autoencoders                       ``sae``
+``PracticeExplorer``      10 SAEs in practice                         ``sae``
 ========================  ==========================================  ==================
 
 All derive from :class:`~superpos_lib.ui.Explorer`: ``ex.controls`` (name → ipywidget),
@@ -24,12 +27,12 @@ from .geometry import GeometryExplorer
 from .memorization import MemorizationExplorer
 from .phases import PhaseExplorer
 from .privileged import NeuronExplorer
-from .sae import SAEExplorer
+from .sae import PracticeExplorer, SAEExplorer
 from .superposition import SuperpositionExplorer
 from .ui import Explorer, LatestOnlyWorker, ToyModelExplorer
 
 EXPLORERS = (CompositionExplorer, NeuronExplorer, SuperpositionExplorer, DecompositionExplorer, PhaseExplorer,
-             GeometryExplorer, ComputationExplorer, MemorizationExplorer, SAEExplorer)
+             GeometryExplorer, ComputationExplorer, MemorizationExplorer, SAEExplorer, PracticeExplorer)
 """Every explorer class, in chapter order."""
 
 __all__ = [
@@ -43,6 +46,7 @@ __all__ = [
     "ComputationExplorer",
     "MemorizationExplorer",
     "SAEExplorer",
+    "PracticeExplorer",
     "Explorer",
     "LatestOnlyWorker",
     "ToyModelExplorer",

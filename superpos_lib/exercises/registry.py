@@ -16,6 +16,7 @@ from . import (
     phases,
     privileged,
     sae,
+    sae_practice,
     sae_recovery,
     superposition,
 )
@@ -26,7 +27,7 @@ __all__ = ["EXERCISES", "check", "find", "stub_function"]
 EXERCISES: dict[str, Exercise] = {
     ex.name: ex
     for module in (features, privileged, superposition, decomposition, phases, geometry, computation, memorization,
-                   sae, sae_recovery)
+                   sae, sae_recovery, sae_practice)
     for ex in module.EXERCISES
 }
 """Every exercise by name, in chapter order."""

@@ -15,6 +15,10 @@
 * :mod:`.baselines`: PCA and ICA, which an SAE must beat, and the geometric median;
 * :mod:`.data`: ground-truth data (Sharkey et al. 2022) and a toy model's activations;
 * :mod:`.figures` and :mod:`.explorer`: the chapter's figures and :class:`SAEExplorer`.
+
+Chapter 10, "SAEs in practice", adds :mod:`.practice` (a structured ground truth with parents
+and children, the :class:`FeatureQuality` scorecard, every variant compared, the L0 sweep, seed
+stability), :mod:`.practice_figures` and :class:`PracticeExplorer`.
 """
 
 from .base import SAE, SAEConfig, SparseAutoencoder, default_sparsity, kinds, sae_class
@@ -64,6 +68,20 @@ from .metrics import (
     uniqueness,
 )
 from .training import SAE_TRAIN_CONFIG, ActivationSampler, SAETraining, train_sae, train_saes
+from .practice import (
+    PRACTICE_TRAINING,
+    TRUE_L0,
+    Comparison,
+    FeatureQuality,
+    compare_kinds,
+    feature_quality,
+    l0_sweep,
+    parent_share,
+    seed_stability,
+    structured_truth,
+)
+from .practice_figures import KIND_LABELS, plot_absorption_map, plot_l0_sweep, plot_scorecard
+from .practice_explorer import PRACTICE_EXPLORER_TRAINING, PracticeExplorer, PracticeFrame, PracticeReadout
 
 KINDS = kinds()
 """The variants, by name: ``("relu_l1", "topk", "jumprelu", "gated", "batchtopk", "matryoshka")``."""
@@ -129,4 +147,22 @@ __all__ = [
     "SAETraining",
     "train_sae",
     "train_saes",
+    "PRACTICE_TRAINING",
+    "TRUE_L0",
+    "Comparison",
+    "FeatureQuality",
+    "compare_kinds",
+    "feature_quality",
+    "l0_sweep",
+    "parent_share",
+    "seed_stability",
+    "structured_truth",
+    "KIND_LABELS",
+    "plot_absorption_map",
+    "plot_l0_sweep",
+    "plot_scorecard",
+    "PRACTICE_EXPLORER_TRAINING",
+    "PracticeExplorer",
+    "PracticeFrame",
+    "PracticeReadout",
 ]

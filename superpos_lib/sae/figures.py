@@ -34,7 +34,8 @@ __all__ = [
     "SAEFrame",
 ]
 
-SAE_COLOURS = {"relu_l1": "C0", "topk": "C1", "jumprelu": "C2", "pca": "0.45", "ica": "C4"}
+SAE_COLOURS = {"relu_l1": "C0", "topk": "C1", "jumprelu": "C2", "gated": "C3", "batchtopk": "C8", "matryoshka": "C6",
+               "pca": "0.45", "ica": "C4"}
 """One colour per SAE variant (and baseline) in every SAE figure."""
 
 

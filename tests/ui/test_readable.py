@@ -206,6 +206,24 @@ def _density_histograms():
     return S.plot_density_histograms(dens)
 
 
+def _quality(n: int, seed: int = 0):  # chapter 10's scorecard, random but in range
+    r = torch.rand(7, n, generator=_g(seed))
+    return S.FeatureQuality(r[0] * 4, r[1] * 0.3, r[2], r[3], r[4], r[5], r[6])
+
+
+def _scorecard():
+    return S.plot_scorecard({kind: _quality(3, k) for k, kind in enumerate(S.KINDS)})
+
+
+def _l0_sweep():
+    return S.plot_l0_sweep([1, 2, 3, 4, 5, 6, 8, 12, 16], _quality(9), true_l0=3)
+
+
+def _absorption_map():
+    data = S.structured_truth()
+    return S.plot_absorption_map({"topk": _unit_rows(64, 32, 1), "matryoshka": _unit_rows(64, 32, 2)}, data)
+
+
 # chapter 6 (the sweeps as the chapter sizes them, trained for a few steps: only the text is checked)
 def _dimensionality_sweep():
     from superpos_lib.training import TrainConfig
@@ -332,6 +350,9 @@ FIGURES = {
     "sae.plot_recovery_heatmaps": _recovery_heatmaps,
     "sae.plot_feature_splitting": _feature_splitting,
     "sae.plot_density_histograms": _density_histograms,
+    "sae.plot_scorecard": _scorecard,
+    "sae.plot_l0_sweep": _l0_sweep,
+    "sae.plot_absorption_map": _absorption_map,
 }
 
 
@@ -425,6 +446,15 @@ def _sae_frames():
                            title=f"{title}\nMMCS 0.123, matched 0.456, L0 12.34, FVU 0.123, dead {dead}")
 
 
+def _practice_frames():  # chapter 10: the widest titles its explorer draws
+    frame = S.PracticeFrame(600)
+    for absorbed in ("0.78", "n/a (no child fires)"):
+        steps, loss = _loss_curve(1e-3, 2.0)
+        yield frame.update(torch.rand(8, 8, generator=_g()) * 2 - 1, steps, loss,
+                           title=f"Matryoshka, λ = 0.00316, 128 latents, child with parent 100%\nL0 48.06, FVU 0.123, "
+                                 f"absorption {absorbed}, F1 0.12, MCC 0.49")
+
+
 def _memorization_frames():  # n = 200 features; T from 3 to 300
     frame = memorization.MemorizationFrame(memorization.N_FEATURES, 800)
     for k, T in enumerate((5, 300, 3)):
@@ -446,6 +476,7 @@ FRAMES = {
     "memorization.MemorizationFrame": _memorization_frames,
     "phases.PhaseFrame": _phase_frames,
     "sae.SAEFrame": _sae_frames,
+    "sae.PracticeFrame": _practice_frames,
 }
 
 

@@ -1,0 +1,219 @@
+"""Chapter 10, "SAEs in practice": how to tell a good dictionary when the answer is known.
+
+One structured ground truth (:func:`structured_truth`: parents whose children fire only with
+them, Zipf frequencies) and one scorecard (:func:`feature_quality`) serve every experiment:
+
+* :func:`compare_kinds`: every variant on the same data, a small benchmark in the spirit of
+  SynthSAEBench (Chanin et al. 2026): L0, FVU, and the feature-level scores (MCC, F1,
+  absorption, uniqueness) that reconstruction does not see;
+* :func:`l0_sweep`: "Sparse but wrong" (Chanin & Garriga-Alonso 2025): FVU keeps falling as k
+  grows, feature quality does not;
+* :func:`seed_stability`: the share of latents two runs agree on (Paulo & Belrose 2025).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+import torch
+from torch import Tensor
+
+from ..checks import check_number, check_positive_int
+from ..runtime import get_device
+from ..training import TrainConfig
+from .base import SAE, SAEConfig, kinds
+from .data import GroundTruthData, Hierarchy
+from .metrics import absorption, cosine_matrix, evaluate, firing_scores, shared_latents, uniqueness
+from .training import SAE_TRAIN_CONFIG, train_saes
+
+__all__ = [
+    "PRACTICE_TRAINING",
+    "TRUE_L0",
+    "structured_truth",
+    "FeatureQuality",
+    "feature_quality",
+    "Comparison",
+    "compare_kinds",
+    "parent_share",
+    "l0_sweep",
+    "seed_stability",
+]
+
+PRACTICE_TRAINING = replace(SAE_TRAIN_CONFIG, steps=1000, batch_size=256)
+"""The chapter's schedule: the book's SAE recipe, 1,000 steps of 256 fresh inputs."""
+
+TRUE_L0 = 3.0
+"""The mean number of active features per input of :func:`structured_truth`."""
+
+
+def structured_truth(*, child_probability: float = 0.8, seed: int = 1,
+                     device: str | torch.device | None = "cpu") -> GroundTruthData:
+    """The chapter's ground truth: 64 features in 32 dimensions, three active per input on
+    average. Features 0-7 are parents, each with three children (8-31) of which one fires with
+    the parent ``child_probability`` of the time, never without it; 32-63 are independent.
+    Frequencies follow a Zipf law (``(i + 1)^−½``, so the parents are the most frequent
+    features), and an active feature's value is uniform on [0.5, 1)."""
+    check_number(child_probability, "child_probability", low=0, high=1)
+    return GroundTruthData(64, 32, n_active=TRUE_L0, hierarchy=Hierarchy(8, 3, child_probability), zipf=0.5,
+                           values=(0.5, 1.0), seed=seed, device=device)
+
+
+@dataclass(frozen=True)
+class FeatureQuality:
+    """A scorecard per SAE instance (every field ``(inst,)``), on inputs with known features.
+
+    Attributes:
+        l0: active latents per input.
+        fvu: fraction of variance unexplained.
+        mcc: matched mean cosine of the true features with the decoder rows, one latent each
+            (:func:`~superpos_lib.sae.matched_mmcs`).
+        f1: the mean over the latents that fire of each one's F1 score as a detector of the
+            feature its decoder row points closest to (:func:`~superpos_lib.sae.firing_scores`).
+        uniqueness: distinct features those latents point to, over their number.
+        absorption: mean over parents of the share of parent-and-child inputs on which the
+            parent's latent (the one closest to the parent's direction) is silent; NaN for data
+            without a hierarchy.
+        recall_alone: mean over parents of the share of parent-alone inputs on which it fires.
+    """
+
+    l0: Tensor
+    fvu: Tensor
+    mcc: Tensor
+    f1: Tensor
+    uniqueness: Tensor
+    absorption: Tensor
+    recall_alone: Tensor
+
+    def __getitem__(self, i: int | slice | Tensor) -> "FeatureQuality":
+        """The scores of some instances."""
+        return FeatureQuality(*(getattr(self, k)[i] for k in self.__dataclass_fields__))
+
+    def row(self, i: int) -> dict[str, float]:
+        """Instance ``i``'s scores as plain numbers."""
+        return {k: float(getattr(self, k)[i]) for k in self.__dataclass_fields__}
+
+
+@torch.no_grad()
+def feature_quality(sae: SAE, data: GroundTruthData, n_inputs: int = 16_384, *, seed: int = 12_345) -> FeatureQuality:
+    """Score every instance of ``sae`` on ``n_inputs`` fresh inputs of ``data`` (drawn with their
+    own generator, ``seed``, so every SAE of a comparison sees the same ones)."""
+    check_positive_int(n_inputs, "n_inputs")
+    gen = torch.Generator(device=data.device).manual_seed(seed)
+    c = data.coefficients(n_inputs, generator=gen)
+    x = c @ data.features
+    m = evaluate(sae, x, true_directions=data.features)
+    f_all = sae.encode(x).cpu()
+    c = c.cpu()
+    h = data.hierarchy
+    f1, uniq, absorb, alone = [], [], [], []
+    for i in range(sae.n_inst):
+        f, W = f_all[i], sae.W_dec[i].detach().cpu()
+        alive = (f != 0).any(0)
+        nearest = cosine_matrix(data.features, W).argmax(0)
+        scores = firing_scores(f, c).of(nearest)
+        f1.append(float(scores.f1[alive].mean()) if alive.any() else 0.0)
+        uniq.append(uniqueness(data.features, W, alive) if alive.any() else 0.0)
+        if h is None:
+            absorb.append(float("nan"))
+            alone.append(float("nan"))
+        else:
+            parent_latent = cosine_matrix(data.features[: h.n_parents], W).argmax(1)
+            ab = absorption(f, c, h, parent_latent)
+            absorb.append(float(ab.rate.nanmean()))
+            alone.append(float(ab.recall_alone.nanmean()))
+    t = lambda v: torch.tensor(v, dtype=torch.float32)  # noqa: E731
+    return FeatureQuality(m.l0.cpu(), m.fvu.cpu(), m.matched_mmcs.cpu(), t(f1), t(uniq), t(absorb), t(alone))
+
+
+def _train(data: GroundTruthData, kind: str, sparsity, n_inst: int, d_sae: int, train_config: TrainConfig,
+           seed: int, device) -> SAE:
+    config = SAEConfig(data.d_in, d_sae, kind, n_inst=n_inst)
+    return train_saes(data.batches(train_config.batch_size), config, sparsity, train_config=train_config, seed=seed,
+                      device=device).sae
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What :func:`compare_kinds` trained and measured, by kind: ``saes`` (the batched
+    :class:`~superpos_lib.sae.SAE` of each, one instance per seed) and ``quality`` (its
+    :class:`FeatureQuality`)."""
+
+    saes: dict[str, SAE]
+    quality: dict[str, FeatureQuality]
+
+    def mean(self, score: str) -> dict[str, float]:
+        """Each kind's mean over seeds of one :class:`FeatureQuality` field."""
+        if score not in FeatureQuality.__dataclass_fields__:
+            raise ValueError(f"score must be one of {list(FeatureQuality.__dataclass_fields__)}, got {score!r}")
+        return {k: float(getattr(q, score).nanmean()) for k, q in self.quality.items()}
+
+
+def compare_kinds(
+    data: GroundTruthData,
+    sparsity: Mapping[str, float],
+    *,
+    d_sae: int = 64,
+    n_seeds: int = 3,
+    train_config: TrainConfig = PRACTICE_TRAINING,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+) -> Comparison:
+    """Train ``n_seeds`` SAEs of every kind in ``sparsity`` (kind → λ or k) on ``data`` and score
+    them all on the same inputs."""
+    if not isinstance(sparsity, Mapping) or not sparsity:
+        raise ValueError(f"sparsity must map SAE kinds to their λ or k, got {sparsity!r}")
+    unknown = [k for k in sparsity if k not in kinds()]
+    if unknown:
+        raise ValueError(f"sparsity names unknown kinds {unknown}; the kinds are {kinds()}")
+    check_positive_int(n_seeds, "n_seeds")
+    dev = get_device(device)
+    saes = {kind: _train(data, kind, s, n_seeds, d_sae, train_config, seed, dev).cpu() for kind, s in sparsity.items()}
+    return Comparison(saes, {kind: feature_quality(sae, data) for kind, sae in saes.items()})
+
+
+def parent_share(W_dec: Tensor, data: GroundTruthData) -> Tensor:
+    """For every child feature of ``data``'s hierarchy, the cosine between its parent's direction
+    and the decoder row nearest to the child (``W_dec``: ``(d_sae, d_in)``), ``(n_children,)``.
+    Near 0: the child's latent is the child alone; well above 0: it carries its parent too (the
+    signature of absorption)."""
+    h = data.hierarchy
+    if h is None:
+        raise ValueError("data has no hierarchy: it has no children")
+    if not isinstance(W_dec, Tensor) or W_dec.ndim != 2 or W_dec.shape[1] != data.d_in:
+        raise ValueError(f"W_dec must be (d_sae, {data.d_in}), got {getattr(W_dec, 'shape', type(W_dec))}")
+    F, W = data.features.cpu(), W_dec.detach().cpu()
+    children = torch.arange(h.n_parents, h.n_structured)
+    nearest = cosine_matrix(F[children], W).argmax(1)
+    parents = torch.tensor([h.parent_of(int(c)) for c in children])
+    return (cosine_matrix(F[parents], W[nearest])).diagonal()
+
+
+def l0_sweep(
+    data: GroundTruthData,
+    ks: Sequence[float],
+    *,
+    kind: str = "batchtopk",
+    d_sae: int = 64,
+    train_config: TrainConfig = PRACTICE_TRAINING,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+) -> FeatureQuality:
+    """One SAE of a k-based ``kind`` per k in ``ks``, trained as one batched model and scored:
+    :class:`FeatureQuality` with one entry per k."""
+    if kind not in ("topk", "batchtopk", "matryoshka"):
+        raise ValueError(f"kind must be a k-based kind (topk, batchtopk, matryoshka), got {kind!r}")
+    if not isinstance(ks, Sequence) or len(ks) == 0:
+        raise ValueError(f"ks must be a non-empty sequence of k values, got {ks!r}")
+    sae = _train(data, kind, torch.tensor([float(k) for k in ks]), len(ks), d_sae, train_config, seed, get_device(device))
+    return feature_quality(sae, data)
+
+
+def seed_stability(W_dec: Tensor, threshold: float = 0.7) -> Tensor:
+    """For decoders of several runs (``(runs, d_sae, d_in)``), the share of latents matched
+    between each pair of runs (:func:`~superpos_lib.sae.shared_latents`), ``(pairs,)``."""
+    if not isinstance(W_dec, Tensor) or W_dec.ndim != 3 or W_dec.shape[0] < 2:
+        raise ValueError(f"W_dec must be (runs >= 2, d_sae, d_in), got {getattr(W_dec, 'shape', type(W_dec))}")
+    W = W_dec.detach().cpu()
+    n = W.shape[0]
+    return torch.tensor([shared_latents(W[a], W[b], threshold) for a in range(n) for b in range(a + 1, n)])
