@@ -14,7 +14,9 @@ The small prefixes cannot afford to spend latents on specific children, so the g
 settle early in the dictionary, and the later latents add only what the children add. The
 latents are chosen by BatchTopK over the whole dictionary (:class:`BatchTopKSAE`); the prefix
 sizes are :attr:`SAEConfig.prefixes`. Bussmann et al. sum the prefixes' losses; the mean used
-here keeps the loss on the same scale as the other variants' (with Adam the two train alike).
+here keeps the reconstruction term on the same scale as the other variants'. (The dead-latent
+auxiliary loss keeps its weight α, so against the reconstruction it weighs ``len(prefixes)``
+times what it would under the sum.)
 """
 
 from __future__ import annotations
