@@ -311,7 +311,7 @@ def uniform_benchmarks(quick: bool, device, ref_threads: int | None) -> dict:
     _sync(device)
     reference_s = (time.perf_counter() - t) * 10_000 / timed
     return {
-        "uniform_sweep_s": round(ours_s, 2),
+        "uniform_sweep_s": round(ours_s, 3),
         "uniform_half_max": int(half[window].max()) if window.any() else 0,
         "uniform_plateau": sweep.plateau(0.5, tol=0.005, min_features=10),
         "uniform_reference_timed_steps": timed,
@@ -368,7 +368,7 @@ def computation_benchmarks(quick: bool, device, ref_threads: int | None) -> dict
     _sync(device)
     loop_s = (time.perf_counter() - t) * 5_000 / (timed // k)
     return {
-        "computation_sweep_s": round(ours_s, 2),
+        "computation_sweep_s": round(ours_s, 3),
         "computation_sides": sweep.n_sides.tolist(),
         "computation_polysemantic": sweep.n_polysemantic.tolist(),
         "computation_reference_timed_steps": timed,
@@ -426,7 +426,7 @@ def memorization_benchmarks(quick: bool, device, ref_threads: int | None) -> dic
             _sync(device)
             per_step += (time.perf_counter() - t) / timed
     return {
-        "memorization_sweep_s": round(ours_s, 2),
+        "memorization_sweep_s": round(ours_s, 3),
         "memorization_peak_size": best.sizes[peak],
         "memorization_peak_ratio": round(best.test_loss[peak].item() / ends, 1),
         "memorization_timed_steps": timed,
