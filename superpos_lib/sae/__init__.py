@@ -77,6 +77,7 @@ from .practice import (
     feature_quality,
     l0_sweep,
     parent_share,
+    probe_shift,
     seed_stability,
     structured_truth,
 )
@@ -155,6 +156,7 @@ __all__ = [
     "feature_quality",
     "l0_sweep",
     "parent_share",
+    "probe_shift",
     "seed_stability",
     "structured_truth",
     "KIND_LABELS",

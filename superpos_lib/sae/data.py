@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -188,6 +189,20 @@ class GroundTruthData:
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> Float[Tensor, "batch d_in"]:
         """A batch of data ``x = c @ features``."""
         return self.coefficients(batch_size, generator) @ self.features
+
+    def with_activity(self, n_active: float, *, seed: int = 0) -> "GroundTruthData":
+        """The same features, structure and values, every frequency scaled so that ``n_active``
+        features are active per input on average (e.g. a denser test set); sampled with its own
+        generator (``seed``)."""
+        check_number(n_active, "n_active", low=0, high=self.n_features, low_open=True)
+        probability = self.probability * (n_active / float(self.probability.sum()))
+        if (probability > 1).any():
+            raise ValueError(f"n_active={n_active} is too large: the most frequent feature would fire with "
+                             f"probability {float(probability.max()):.2f} > 1")
+        other = copy.copy(self)
+        other.probability = probability
+        other._gen = torch.Generator(device=self.device).manual_seed(seed)
+        return other
 
     def batches(self, batch_size: int) -> Iterator[Float[Tensor, "batch d_in"]]:
         """An endless stream of fresh batches (what an SAE trains on)."""

@@ -8,7 +8,10 @@ them, Zipf frequencies) and one scorecard (:func:`feature_quality`) serve every 
   absorption, uniqueness) that reconstruction does not see;
 * :func:`l0_sweep`: "Sparse but wrong" (Chanin & Garriga-Alonso 2025): FVU keeps falling as k
   grows, feature quality does not;
-* :func:`seed_stability`: the share of latents two runs agree on (Paulo & Belrose 2025).
+* :func:`seed_stability`: the share of latents two runs agree on (Paulo & Belrose 2025);
+* :func:`probe_shift`: linear probes for the parent features, read from the activations or
+  from an SAE's latents, scored as the inputs get denser than in training (Kantamneni et al.
+  2025: probes on SAE latents did not consistently beat probes on the activations).
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ import torch
 from torch import Tensor
 
 from ..checks import check_number, check_positive_int
+from ..features.codes import fit_probe
 from ..runtime import get_device
 from ..training import TrainConfig
-from .base import SAE, SAEConfig, kinds
+from .base import SAE, SAEConfig, SparseAutoencoder, kinds
 from .data import GroundTruthData, Hierarchy
 from .metrics import absorption, cosine_matrix, evaluate, firing_scores, shared_latents, uniqueness
 from .training import SAE_TRAIN_CONFIG, train_saes
@@ -38,6 +42,7 @@ __all__ = [
     "parent_share",
     "l0_sweep",
     "seed_stability",
+    "probe_shift",
 ]
 
 PRACTICE_TRAINING = replace(SAE_TRAIN_CONFIG, steps=1000, batch_size=256)
@@ -217,3 +222,42 @@ def seed_stability(W_dec: Tensor, threshold: float = 0.7) -> Tensor:
     W = W_dec.detach().cpu()
     n = W.shape[0]
     return torch.tensor([shared_latents(W[a], W[b], threshold) for a in range(n) for b in range(a + 1, n)])
+
+
+@torch.no_grad()
+def probe_shift(
+    data: GroundTruthData,
+    saes: Mapping[str, SparseAutoencoder],
+    n_active: Sequence[float],
+    *,
+    n_inputs: int = 8000,
+    seed: int = 0,
+) -> dict[str, Tensor]:
+    """Linear probes for whether each parent feature of ``data``'s hierarchy is active, fitted
+    on ``n_inputs`` inputs of ``data`` (least squares on 0/1 targets,
+    :func:`~superpos_lib.features.fit_probe`, thresholded at ½), one set reading the activations
+    and one set per SAE of ``saes`` reading its latents. Each is scored on fresh inputs with
+    ``n_active`` features active on average (:meth:`GroundTruthData.with_activity`): reader
+    (``"activations"`` or the SAE's name) → ``(len(n_active),)`` mean F1 over the parents."""
+    h = data.hierarchy
+    if h is None:
+        raise ValueError("data has no hierarchy: there are no parent features to probe for")
+    if not isinstance(saes, Mapping) or not all(isinstance(v, SparseAutoencoder) for v in saes.values()):
+        raise ValueError("saes must map names to trained SparseAutoencoder objects (e.g. sae.instance(0))")
+    if not isinstance(n_active, Sequence) or not n_active:
+        raise ValueError(f"n_active must be a non-empty sequence of mean active counts, got {n_active!r}")
+    check_positive_int(n_inputs, "n_inputs")
+    readers = {"activations": lambda x: x, **{name: sae.encode for name, sae in saes.items()}}
+    c = data.with_activity(float(data.probability.sum()), seed=seed).coefficients(n_inputs)
+    x, y = (c @ data.features).cpu(), (c[:, : h.n_parents] > 0).cpu()
+    probes = {name: [fit_probe(read(x), y[:, j].float()) for j in range(h.n_parents)] for name, read in readers.items()}
+    out = {name: torch.zeros(len(n_active)) for name in readers}
+    for i, n in enumerate(n_active):
+        ct = data.with_activity(float(n), seed=seed + 1 + i).coefficients(n_inputs)
+        xt, yt = (ct @ data.features).cpu(), (ct[:, : h.n_parents] > 0).cpu()
+        for name, read in readers.items():
+            z = read(xt)
+            pred = torch.stack([p(z) for p in probes[name]], 1) > 0.5
+            tp = (pred & yt).sum(0).float()
+            out[name][i] = (2 * tp / (pred.sum(0) + yt.sum(0)).clamp(min=1)).mean()
+    return out

@@ -144,3 +144,38 @@ def test_practice_explorer_retrains_and_reads_out():
     assert len(ex._data) == 2, "one ground truth per child probability, built once"
     with bad_input("d_sae"):
         ex.update(d_sae=7)
+
+
+def test_with_activity_keeps_features_and_scales_frequencies():
+    data = P.structured_truth()
+    denser = data.with_activity(6.0, seed=3)
+    assert torch.equal(denser.features, data.features) and denser.hierarchy == data.hierarchy
+    assert torch.allclose(denser.probability, data.probability * 2, rtol=1e-5)
+    c = denser.coefficients(20000)
+    assert (c > 0).sum(1).float().mean().item() == pytest.approx(6.0, rel=0.03)
+    assert torch.equal(data.probability.sum().round(), torch.tensor(3.0)), "the original is unchanged"
+    with bad_input("n_active"):
+        data.with_activity(40.0)  # the most frequent feature past probability 1
+    with bad_input("n_active"):
+        data.with_activity(0.0)
+
+
+def test_probe_shift_reads_parents_from_activations_and_latents():
+    """A dictionary that is the true features read exactly (an identity SAE on orthogonal features)
+    gives its probes the same F1 as the activations' probes."""
+    data = S.GroundTruthData(32, 32, n_active=3, hierarchy=S.Hierarchy(4, 2), values=(0.5, 1.0), seed=0)
+    data.features = torch.eye(32)
+    sae = S.SAE(S.SAEConfig(32, 32, "relu_l1", init_b_dec="zero"), 0.1)
+    with torch.no_grad():
+        sae.W_dec[0] = torch.eye(32)
+        sae.W_enc[0] = torch.eye(32)
+    out = P.probe_shift(data, {"identity": sae.instance(0)}, [3, 6], n_inputs=4000)
+    assert set(out) == {"activations", "identity"} and out["activations"].shape == (2,)
+    assert torch.allclose(out["activations"], out["identity"], atol=1e-4)
+    assert (out["activations"] > 0.99).all(), "orthogonal parents are read perfectly"
+    with bad_input("data"):
+        P.probe_shift(S.GroundTruthData(8, 8), {}, [3])
+    with bad_input("saes"):
+        P.probe_shift(data, {"x": sae}, [3])
+    with bad_input("n_active"):
+        P.probe_shift(data, {}, [])

@@ -54,7 +54,7 @@ def explorer(request):
 def test_explorer_keys():
     assert [cls.key() for cls in EXPLORERS] == ["composition_explorer", "neuron_explorer", "superposition_explorer",
                                                 "decomposition_explorer", "phase_explorer", "geometry_explorer", "computation_explorer",
-                                                "memorization_explorer", "sae_explorer"]
+                                                "memorization_explorer", "sae_explorer", "practice_explorer"]
 
 
 def test_demo_shows_its_chapters_default(explorer):
