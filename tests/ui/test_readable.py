@@ -447,7 +447,7 @@ def _sae_frames():
 
 
 def _practice_frames():  # chapter 10: the widest titles its explorer draws
-    frame = S.PracticeFrame(600)
+    frame = S.PracticeFrame(300)
     for absorbed in ("0.78", "n/a (no child fires)"):
         steps, loss = _loss_curve(1e-3, 2.0)
         yield frame.update(torch.rand(8, 8, generator=_g()) * 2 - 1, steps, loss,
