@@ -140,6 +140,9 @@ def _check_matryoshka_loss(fn) -> None:
                     "prefixes [1, 3, 8]": dict(args, prefixes=[1, 3, 8])}.items():
         got = expect_tensor(call_safely(fn, a, name), (), "a scalar")
         right = matryoshka_loss(**a)
+        if torch.isclose(got, _mat_no_bias(**a), rtol=1e-4) and not torch.isclose(got, right, rtol=1e-4):
+            fail(f"on {name} the answer is {float(got):.5g}, the solution's {float(right):.5g}: each prefix's "
+                 f"reconstruction needs the decoder bias too, x̂_m = f[:, :m] @ W_dec[:m] + b_dec")
         if torch.isclose(got, _mat_last_latents(**a), rtol=1e-4) and not torch.isclose(got, right, rtol=1e-4):
             fail(f"on {name} the answer is {float(got):.5g}, the solution's {float(right):.5g}: a prefix is the "
                  f"first m latents, f[:, :m] and W_dec[:m]")
@@ -313,7 +316,7 @@ EXERCISES = [
         hints=["Loop over prefixes; f[:, :m] @ W_dec[:m] + b_dec is the reconstruction from the first m latents.",
                "torch.stack(errors).mean() averages the prefixes' errors."],
         mistakes=[Mistake(_mat_whole_only, "whole dictionary's error only"), Mistake(_mat_sum, "do not add them"),
-                  Mistake(_mat_last_latents, "first m latents"), Mistake(_mat_no_bias, "solution's")],
+                  Mistake(_mat_last_latents, "first m latents"), Mistake(_mat_no_bias, "decoder bias")],
     ),
     exercise(
         latent_scores, chapter=CHAPTER, title="Precision, recall and F1 of a latent",
