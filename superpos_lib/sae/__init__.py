@@ -79,9 +79,10 @@ from .practice import (
     parent_share,
     probe_shift,
     seed_stability,
+    sparsity_sweep,
     structured_truth,
 )
-from .practice_figures import KIND_LABELS, plot_absorption_map, plot_l0_sweep, plot_scorecard
+from .practice_figures import KIND_LABELS, plot_absorption_map, plot_frontiers, plot_l0_sweep, plot_scorecard
 from .practice_explorer import PRACTICE_EXPLORER_TRAINING, PracticeExplorer, PracticeFrame, PracticeReadout
 
 KINDS = kinds()
@@ -158,9 +159,11 @@ __all__ = [
     "parent_share",
     "probe_shift",
     "seed_stability",
+    "sparsity_sweep",
     "structured_truth",
     "KIND_LABELS",
     "plot_absorption_map",
+    "plot_frontiers",
     "plot_l0_sweep",
     "plot_scorecard",
     "PRACTICE_EXPLORER_TRAINING",

@@ -40,6 +40,7 @@ __all__ = [
     "Comparison",
     "compare_kinds",
     "parent_share",
+    "sparsity_sweep",
     "l0_sweep",
     "seed_stability",
     "probe_shift",
@@ -194,6 +195,27 @@ def parent_share(W_dec: Tensor, data: GroundTruthData) -> Tensor:
     return (cosine_matrix(F[parents], W[nearest])).diagonal()
 
 
+def sparsity_sweep(
+    data: GroundTruthData,
+    values: Sequence[float],
+    *,
+    kind: str,
+    d_sae: int = 64,
+    train_config: TrainConfig = PRACTICE_TRAINING,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+) -> FeatureQuality:
+    """One SAE of ``kind`` per sparsity setting in ``values`` (λ or k), trained as one batched
+    model and scored: :class:`FeatureQuality` with one entry per value (a frontier over L0)."""
+    if kind not in kinds():
+        raise ValueError(f"kind must be one of {kinds()}, got {kind!r}")
+    if not isinstance(values, Sequence) or len(values) == 0:
+        raise ValueError(f"values must be a non-empty sequence of sparsity settings, got {values!r}")
+    sae = _train(data, kind, torch.tensor([float(v) for v in values]), len(values), d_sae, train_config, seed,
+                 get_device(device))
+    return feature_quality(sae, data)
+
+
 def l0_sweep(
     data: GroundTruthData,
     ks: Sequence[float],
@@ -204,14 +226,12 @@ def l0_sweep(
     seed: int = 0,
     device: str | torch.device | None = None,
 ) -> FeatureQuality:
-    """One SAE of a k-based ``kind`` per k in ``ks``, trained as one batched model and scored:
-    :class:`FeatureQuality` with one entry per k."""
+    """:func:`sparsity_sweep` over k for a k-based ``kind``: one SAE per k in ``ks``."""
     if kind not in ("topk", "batchtopk", "matryoshka"):
         raise ValueError(f"kind must be a k-based kind (topk, batchtopk, matryoshka), got {kind!r}")
     if not isinstance(ks, Sequence) or len(ks) == 0:
         raise ValueError(f"ks must be a non-empty sequence of k values, got {ks!r}")
-    sae = _train(data, kind, torch.tensor([float(k) for k in ks]), len(ks), d_sae, train_config, seed, get_device(device))
-    return feature_quality(sae, data)
+    return sparsity_sweep(data, ks, kind=kind, d_sae=d_sae, train_config=train_config, seed=seed, device=device)
 
 
 def seed_stability(W_dec: Tensor, threshold: float = 0.7) -> Tensor:

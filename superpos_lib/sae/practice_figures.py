@@ -16,7 +16,7 @@ from .figures import SAE_COLOURS
 from .metrics import cosine_matrix
 from .practice import FeatureQuality
 
-__all__ = ["KIND_LABELS", "plot_scorecard", "plot_l0_sweep", "plot_absorption_map"]
+__all__ = ["KIND_LABELS", "plot_scorecard", "plot_frontiers", "plot_l0_sweep", "plot_absorption_map"]
 
 KIND_LABELS = {"relu_l1": "ReLU + L1", "topk": "TopK", "jumprelu": "JumpReLU", "gated": "gated",
                "batchtopk": "BatchTopK", "matryoshka": "Matryoshka"}
@@ -48,6 +48,32 @@ def plot_scorecard(results: Mapping[str, FeatureQuality], scores: Sequence[str] 
         ax.tick_params(axis="x", labelsize=9)
         ax.set_xlim(left=0)
     axes[0].set_yticks(y, [KIND_LABELS.get(k, k) for k in kinds], fontsize=9)
+    return fig
+
+
+def plot_frontiers(results: Mapping[str, FeatureQuality], scores: Sequence[str] = ("fvu", "absorption", "f1")) -> Figure:
+    """One panel per score against L0, one line per variant through its sparsity sweep
+    (:func:`~superpos_lib.sae.practice.sparsity_sweep`), points in order of L0."""
+    if not results:
+        raise ValueError("results is empty")
+    bad = [s for s in scores if s not in SCORES]
+    if bad or not scores:
+        raise ValueError(f"scores must be some of {list(SCORES)}, got {list(scores)}")
+    fig = Figure(figsize=(6.5, 3.3), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(scores), sharex=True))
+    for ax, score in zip(axes, scores):
+        for kind, q in results.items():
+            l0 = to_numpy(q.l0)
+            order = np.argsort(l0)
+            ax.plot(l0[order], to_numpy(getattr(q, score))[order], "o-", ms=3.5, color=SAE_COLOURS.get(kind, "0.4"),
+                    label=KIND_LABELS.get(kind, kind))
+        name, hint = SCORES[score]
+        ax.set_title(f"{name}\n({hint})", fontsize=10)
+        ax.set_xlabel("L0", fontsize=10)
+        ax.tick_params(labelsize=9)
+        ax.set_ylim(bottom=0)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=min(3, len(results)),
+               fontsize=9, frameon=False)
     return fig
 
 

@@ -179,3 +179,20 @@ def test_probe_shift_reads_parents_from_activations_and_latents():
         P.probe_shift(data, {"x": sae}, [3])
     with bad_input("n_active"):
         P.probe_shift(data, {}, [])
+
+
+def test_sparsity_sweep_takes_any_kind_and_frontiers_plot_by_l0():
+    q = P.sparsity_sweep(P.structured_truth(), [0.05, 0.5], kind="relu_l1", train_config=SHORT)
+    assert q.l0.shape == (2,) and q.l0[0] > q.l0[1], "a larger λ, a sparser code"
+    with bad_input("kind"):
+        P.sparsity_sweep(P.structured_truth(), [1], kind="nope")
+    with bad_input("values"):
+        P.sparsity_sweep(P.structured_truth(), [], kind="topk")
+    fig = S.plot_frontiers({"relu_l1": q}, scores=("fvu",))
+    line = fig.axes[0].lines[0]
+    assert list(line.get_xdata()) == pytest.approx(sorted(q.l0.tolist()))
+    assert list(line.get_ydata()) == pytest.approx(q.fvu[q.l0.argsort()].tolist())
+    with bad_input("scores"):
+        S.plot_frontiers({"relu_l1": q}, scores=("x",))
+    with bad_input("results"):
+        S.plot_frontiers({})

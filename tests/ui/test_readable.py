@@ -215,6 +215,10 @@ def _scorecard():
     return S.plot_scorecard({kind: _quality(3, k) for k, kind in enumerate(S.KINDS)})
 
 
+def _frontiers():
+    return S.plot_frontiers({kind: _quality(4, k) for k, kind in enumerate(S.KINDS)})
+
+
 def _l0_sweep():
     return S.plot_l0_sweep([1, 2, 3, 4, 5, 6, 8, 12, 16], _quality(9), true_l0=3)
 
@@ -352,6 +356,7 @@ FIGURES = {
     "sae.plot_density_histograms": _density_histograms,
     "sae.plot_scorecard": _scorecard,
     "sae.plot_l0_sweep": _l0_sweep,
+    "sae.plot_frontiers": _frontiers,
     "sae.plot_absorption_map": _absorption_map,
 }
 
