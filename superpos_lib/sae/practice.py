@@ -268,7 +268,7 @@ def probe_shift(
         raise ValueError(f"n_active must be a non-empty sequence of mean active counts, got {n_active!r}")
     check_positive_int(n_inputs, "n_inputs")
     readers = {"activations": lambda x: x, **{name: sae.encode for name, sae in saes.items()}}
-    c = data.with_activity(float(data.probability.sum()), seed=seed).coefficients(n_inputs)
+    c = data.coefficients(n_inputs, generator=torch.Generator(device=data.device).manual_seed(seed))
     x, y = (c @ data.features).cpu(), (c[:, : h.n_parents] > 0).cpu()
     probes = {name: [fit_probe(read(x), y[:, j].float()) for j in range(h.n_parents)] for name, read in readers.items()}
     out = {name: torch.zeros(len(n_active)) for name in readers}
