@@ -155,3 +155,18 @@ def test_setup_notebook_in_a_kernel_turns_on_inline_figures(monkeypatch, capsys)
     monkeypatch.setattr("IPython.get_ipython", lambda: FakeKernelShell())
     runtime.setup_notebook("cpu")
     assert calls == [("matplotlib", "inline")]
+
+
+def test_stream_seed_is_fixed_and_differs_by_stream_and_seed():
+    a = runtime.stream_seed(0, "sae.init")
+    assert a == runtime.stream_seed(0, "sae.init") == 5528755975728187617  # the same on every machine
+    assert len({a, runtime.stream_seed(1, "sae.init"), runtime.stream_seed(0, "data")}) == 3
+    assert 0 <= a < 2**63
+    assert runtime.stream_seed(torch.tensor(3).item(), "x") == runtime.stream_seed(3, "x")
+
+
+@pytest.mark.parametrize("seed,stream,name", [(-1, "x", "seed"), (1.5, "x", "seed"), (True, "x", "seed"), (0, "", "stream"),
+                                              (0, 3, "stream")])
+def test_stream_seed_bad_input(seed, stream, name):
+    with bad_input(name):
+        runtime.stream_seed(seed, stream)

@@ -18,7 +18,7 @@
 
 Chapter 10, "SAEs in practice", adds :mod:`.practice` (a structured ground truth with parents
 and children, the :class:`FeatureQuality` scorecard, every variant compared, the L0 sweep, seed
-stability), :mod:`.practice_figures` and :class:`PracticeExplorer`.
+stability, feature hedging on correlated features), :mod:`.practice_figures` and :class:`PracticeExplorer`.
 """
 
 from .base import SAE, SAEConfig, SparseAutoencoder, default_sparsity, kinds, sae_class
@@ -29,7 +29,7 @@ from .gated import GatedSAE  # noqa: I001
 from .batchtopk import BatchTopKSAE  # noqa: I001
 from .matryoshka import MatryoshkaSAE  # noqa: I001
 from .baselines import geometric_median, ica_directions, pca_directions, pca_fvu
-from .data import GroundTruthData, Hierarchy, hidden_activations
+from .data import Correlation, GroundTruthData, Hierarchy, hidden_activations
 from .explorer import SAE_EXPLORER_TRAINING, SAEExplorer, SAEReadout
 from .figures import (
     SAE_COLOURS,
@@ -63,18 +63,22 @@ from .metrics import (
     n_recovered,
     recovery,
     fvu,
+    hedging,
     rescale_factor,
     shared_latents,
     uniqueness,
 )
 from .training import SAE_TRAIN_CONFIG, ActivationSampler, SAETraining, train_sae, train_saes
 from .practice import (
+    HEDGING_TRAINING,
     PRACTICE_TRAINING,
     TRUE_L0,
     Comparison,
     FeatureQuality,
     compare_kinds,
+    correlated_truth,
     feature_quality,
+    hedging_sweep,
     l0_sweep,
     parent_share,
     probe_shift,
@@ -106,6 +110,7 @@ __all__ = [
     "ica_directions",
     "pca_directions",
     "pca_fvu",
+    "Correlation",
     "GroundTruthData",
     "Hierarchy",
     "hidden_activations",
@@ -142,6 +147,7 @@ __all__ = [
     "FiringScores",
     "absorption",
     "firing_scores",
+    "hedging",
     "shared_latents",
     "uniqueness",
     "SAE_TRAIN_CONFIG",
@@ -149,12 +155,15 @@ __all__ = [
     "SAETraining",
     "train_sae",
     "train_saes",
+    "HEDGING_TRAINING",
     "PRACTICE_TRAINING",
     "TRUE_L0",
     "Comparison",
     "FeatureQuality",
     "compare_kinds",
+    "correlated_truth",
     "feature_quality",
+    "hedging_sweep",
     "l0_sweep",
     "parent_share",
     "probe_shift",

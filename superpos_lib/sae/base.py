@@ -31,7 +31,7 @@ from jaxtyping import Float
 from torch import Tensor, nn
 
 from ..checks import check_choice, check_matrix, check_number, check_positive_int
-from ..runtime import get_device
+from ..runtime import get_device, stream_seed
 from ..training import TrainState
 from .baselines import geometric_median
 
@@ -212,7 +212,7 @@ class SAE(nn.Module):
             raise ValueError(f"sparsity must be finite, got {s.tolist()}")
         self.check_sparsity(s, c.d_sae, config=c)
         self.register_buffer("sparsity", s.clone().to(dev))
-        gen = torch.Generator().manual_seed(seed)
+        gen = torch.Generator().manual_seed(stream_seed(seed, "sae.init"))  # never the data's own stream
         dirs = torch.randn(c.n_inst, c.d_sae, c.d_in, generator=gen)
         W_dec = dirs / dirs.norm(dim=-1, keepdim=True)
         if c.init_encoder == "transpose":

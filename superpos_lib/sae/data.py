@@ -4,7 +4,8 @@
   them than dimensions, each switched on at random and summed; equally frequent, or with
   frequencies decaying as ``decay**i`` (Sharkey et al.) or as a Zipf law, and optionally with a
   :class:`Hierarchy` (children that fire only with their parent: Chanin et al. 2024's setting
-  for feature absorption);
+  for feature absorption) and :class:`Correlation` (groups of features that tend to fire
+  together: the setting for feature hedging);
 * :func:`hidden_activations`: a trained TMS model's hidden activations ``h = W x`` and its
   feature directions in that space (chapter 9's first SAE and its explorer).
 """
@@ -23,7 +24,7 @@ from ..checks import check_number, check_positive_int
 from ..data import generate_batch
 from ..runtime import get_device
 
-__all__ = ["GroundTruthData", "Hierarchy", "hidden_activations"]
+__all__ = ["Correlation", "GroundTruthData", "Hierarchy", "hidden_activations"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,48 @@ class Hierarchy:
         return range(start, start + self.children)
 
 
+@dataclass(frozen=True)
+class Correlation:
+    """Groups of features that tend to fire together, each keeping its own frequency.
+
+    The groups are made of the features after the hierarchy's (or from feature 0): with
+    ``first`` the first of them, group ``g`` holds features ``first + g``,
+    ``first + g + n_groups``, …, ``size`` of them. With decaying frequencies each group is then
+    one frequent feature and rarer partners (a narrow SAE has room for the first only).
+
+    Firing follows a Gaussian copula: every feature ``i`` draws ``z_i = √ρ·z_g + √(1−ρ)·ε_i``
+    (``z_g`` shared by its group, ``ε_i`` its own, both standard normal) and fires when
+    ``z_i < Φ⁻¹(p_i)``. Each feature's probability ``p_i`` is unchanged; ``ρ = correlation`` is
+    the correlation of the Gaussians, and the firings' own correlation is lower (rare events
+    are correlated less than the Gaussians behind them). ``ρ = 0`` is independence.
+
+    Args:
+        n_groups: number of groups.
+        size: features per group.
+        correlation: ``ρ`` in ``[0, 1)``.
+    """
+
+    n_groups: int
+    size: int
+    correlation: float
+
+    def __post_init__(self):
+        check_positive_int(self.n_groups, "n_groups")
+        check_positive_int(self.size, "size")
+        check_number(self.correlation, "correlation", low=0, high=1, high_open=True)
+
+    @property
+    def n_correlated(self) -> int:
+        """Features in groups."""
+        return self.n_groups * self.size
+
+    def members(self, group: int, first: int = 0) -> range:
+        """The features of ``group`` when the groups start at feature ``first``."""
+        if not 0 <= group < self.n_groups:
+            raise ValueError(f"group must be in [0, {self.n_groups}), got {group!r}")
+        return range(first + group, first + self.n_correlated, self.n_groups)
+
+
 class GroundTruthData:
     """Sharkey et al.'s ground-truth data for sparse autoencoders: known features, mixed.
 
@@ -90,6 +133,8 @@ class GroundTruthData:
         hierarchy: parents and children (:class:`Hierarchy`), the first features. Parents and
             independent features take their frequencies from the profile above; a child's
             frequency is its parent's times ``child_probability / children``.
+        correlation: groups of features that tend to fire together (:class:`Correlation`),
+            made of the features after the hierarchy's; frequencies unchanged.
         values: ``(low, high)``: an active feature's value is uniform on ``[low, high)``
             (Sharkey et al.: ``(0, 1)``; values bounded away from 0 make a latent's misses
             a matter of structure, not of values too small to see).
@@ -100,6 +145,7 @@ class GroundTruthData:
         features: ``(feats, d_in)`` unit rows, the true directions.
         probability: ``(feats,)`` each feature's chance of being active.
         hierarchy: the :class:`Hierarchy`, or ``None``.
+        correlation: the :class:`Correlation`, or ``None``.
     """
 
     def __init__(
@@ -111,6 +157,7 @@ class GroundTruthData:
         decay: float | None = None,
         zipf: float | None = None,
         hierarchy: Hierarchy | None = None,
+        correlation: Correlation | None = None,
         values: tuple[float, float] = (0.0, 1.0),
         seed: int = 0,
         device: str | torch.device | None = "cpu",
@@ -130,11 +177,19 @@ class GroundTruthData:
             if hierarchy.n_structured > n_features:
                 raise ValueError(f"hierarchy has {hierarchy.n_structured} parents and children, more than "
                                  f"n_features={n_features}")
+        first = 0 if hierarchy is None else hierarchy.n_structured
+        if correlation is not None:
+            if not isinstance(correlation, Correlation):
+                raise ValueError(f"correlation must be a Correlation, got {type(correlation).__name__}")
+            if first + correlation.n_correlated > n_features:
+                raise ValueError(f"correlation has {correlation.n_correlated} features in groups after the "
+                                 f"hierarchy's {first}, more than n_features={n_features}")
         if (not isinstance(values, tuple) or len(values) != 2
                 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
                 or not 0 <= values[0] < values[1]):
             raise ValueError(f"values must be (low, high) with 0 <= low < high, got {values!r}")
         self.hierarchy = hierarchy
+        self.correlation = correlation
         self.values = (float(values[0]), float(values[1]))
         self.device = get_device(device)
         gen = torch.Generator().manual_seed(seed)
@@ -168,14 +223,19 @@ class GroundTruthData:
         check_positive_int(batch_size, "batch_size")
         gen = generator or self._gen
         u = torch.rand(batch_size, self.n_features, generator=gen, device=self.device)
-        h, (low, high) = self.hierarchy, self.values
-        if h is None:
+        h, corr, (low, high) = self.hierarchy, self.correlation, self.values
+        if h is None and corr is None:
             x = u.mul_(1 / self.probability)  # present iff u < p, then u / p is uniform on [0, 1)
             present = x < 1
             if (low, high) != (0.0, 1.0):
                 x = x.mul_(high - low).add_(low)
             return x.mul_(present)
         active = u < self.probability
+        if corr is not None:
+            self._correlate(active, gen)
+        if h is None:
+            v = torch.rand(batch_size, self.n_features, generator=gen, device=self.device)
+            return v.mul_(high - low).add_(low).mul_(active)
         P, S = h.n_parents, h.n_structured
         parent = active[:, :P]
         with_child = parent & (torch.rand(batch_size, P, generator=gen, device=self.device) < h.child_probability)
@@ -185,6 +245,16 @@ class GroundTruthData:
         active[:, P:S] = children.view(batch_size, -1)
         v = torch.rand(batch_size, self.n_features, generator=gen, device=self.device)
         return v.mul_(high - low).add_(low).mul_(active)
+
+    def _correlate(self, active: Tensor, gen: torch.Generator) -> None:
+        """Redraw the grouped features' firing in place with the Gaussian copula."""
+        corr, batch = self.correlation, active.shape[0]
+        first = 0 if self.hierarchy is None else self.hierarchy.n_structured
+        idx = slice(first, first + corr.n_correlated)
+        shared = torch.randn(batch, 1, corr.n_groups, generator=gen, device=self.device)
+        own = torch.randn(batch, corr.size, corr.n_groups, generator=gen, device=self.device)
+        z = (shared * corr.correlation**0.5 + own * (1 - corr.correlation) ** 0.5).view(batch, -1)
+        active[:, idx] = z < torch.special.ndtri(self.probability[idx])
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> Float[Tensor, "batch d_in"]:
         """A batch of data ``x = c @ features``."""

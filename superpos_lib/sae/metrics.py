@@ -15,6 +15,8 @@
   latent's precision, recall and F1 as a detector of every feature (:class:`FiringScores`),
   :func:`uniqueness` (how many latents share a feature), :func:`absorption` (Chanin et al.
   2024: a parent's latent silent when a child fires);
+* against correlated features: :func:`hedging` (Chanin et al. 2025: a latent that has merged
+  in part of the features its feature fires with);
 * across training runs: :func:`shared_latents`, the share of one SAE's latents matched in
   another's (seed stability, Paulo & Belrose 2025);
 * :func:`evaluate` streams a whole evaluation set in chunks (float64 accumulators), so
@@ -23,7 +25,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -56,6 +58,7 @@ __all__ = [
     "uniqueness",
     "Absorption",
     "absorption",
+    "hedging",
     "shared_latents",
 ]
 
@@ -406,6 +409,30 @@ def absorption(f: Float[Tensor, "batch d_sae"], c: Float[Tensor, "batch feats"],
     nan = torch.tensor(float("nan"))
     return Absorption(torch.where(n_both > 0, rate.float(), nan), torch.where(n_alone > 0, recall.float(), nan),
                       n_both, n_alone)
+
+
+def hedging(true_directions: Float[Tensor, "feats d_in"], W_dec: Float[Tensor, "d_sae d_in"],
+            groups: Sequence[Sequence[int]]) -> Float[Tensor, "groups"]:
+    """Feature hedging (Chanin et al. 2025) measured against ground truth: for each group of
+    correlated features (``groups``: lists of feature indices, the first the one a latent is
+    expected to track), the latent whose decoder row is nearest the first feature, and how much
+    closer that row is to the group's other features than the first feature's own direction is
+    (mean over them of ``cos(row, f_j) − cos(f_first, f_j)``). 0: the latent is its feature alone;
+    above 0: it has merged in part of its correlated partners."""
+    cos = cosine_matrix(true_directions, W_dec)  # (feats, d_sae), validates both
+    n = true_directions.shape[0]
+    if (isinstance(groups, (str, bytes)) or not isinstance(groups, Sequence) or not groups
+            or not all(isinstance(g, Sequence) and len(g) >= 2 and all(isinstance(i, int) and 0 <= i < n for i in g)
+                       for g in groups)):
+        raise ValueError(f"groups must be a non-empty list of groups of at least two feature indices in [0, {n}), "
+                         f"got {groups!r}")
+    own = cosine_matrix(true_directions, true_directions)
+    out = []
+    for g in groups:
+        first, rest = g[0], list(g[1:])
+        latent = cos[first].argmax()
+        out.append((cos[rest, latent] - own[rest, first]).mean())
+    return torch.stack(out)
 
 
 def shared_latents(W_a: Float[Tensor, "d_sae d_in"], W_b: Float[Tensor, "d_sae_b d_in"], threshold: float = 0.7) -> float:

@@ -8,6 +8,8 @@ them, Zipf frequencies) and one scorecard (:func:`feature_quality`) serve every 
   absorption, uniqueness) that reconstruction does not see;
 * :func:`l0_sweep`: "Sparse but wrong" (Chanin & Garriga-Alonso 2025): FVU keeps falling as k
   grows, feature quality does not;
+* :func:`correlated_truth` and :func:`hedging_sweep`: feature hedging (Chanin et al. 2025): a
+  narrow SAE's latent merges in part of the features its feature fires with;
 * :func:`seed_stability`: the share of latents two runs agree on (Paulo & Belrose 2025);
 * :func:`probe_shift`: linear probes for the parent features, read from the activations or
   from an SAE's latents, scored as the inputs get denser than in training (Kantamneni et al.
@@ -27,8 +29,8 @@ from ..features.codes import fit_probe
 from ..runtime import get_device
 from ..training import TrainConfig
 from .base import SAE, SAEConfig, SparseAutoencoder, kinds
-from .data import GroundTruthData, Hierarchy
-from .metrics import absorption, cosine_matrix, evaluate, firing_scores, shared_latents, uniqueness
+from .data import Correlation, GroundTruthData, Hierarchy
+from .metrics import absorption, cosine_matrix, evaluate, firing_scores, hedging, shared_latents, uniqueness
 from .training import SAE_TRAIN_CONFIG, train_saes
 
 __all__ = [
@@ -42,6 +44,9 @@ __all__ = [
     "parent_share",
     "sparsity_sweep",
     "l0_sweep",
+    "HEDGING_TRAINING",
+    "correlated_truth",
+    "hedging_sweep",
     "seed_stability",
     "probe_shift",
 ]
@@ -232,6 +237,56 @@ def l0_sweep(
     if not isinstance(ks, Sequence) or len(ks) == 0:
         raise ValueError(f"ks must be a non-empty sequence of k values, got {ks!r}")
     return sparsity_sweep(data, ks, kind=kind, d_sae=d_sae, train_config=train_config, seed=seed, device=device)
+
+
+HEDGING_TRAINING = replace(PRACTICE_TRAINING, steps=500)
+"""The hedging experiment's schedule: 500 steps of 256 (its SAEs are small and settle fast)."""
+
+
+def correlated_truth(correlation: float, *, seed: int = 0,
+                     device: str | torch.device | None = "cpu") -> GroundTruthData:
+    """The hedging experiment's ground truth: 32 features in 32 dimensions, two active per input
+    on average, frequencies ``0.9^i`` and values in [0.5, 1), in 16 correlated pairs
+    (:class:`~superpos_lib.sae.Correlation`, copula correlation ``correlation``): feature ``g``
+    and feature ``g + 16``, a frequent feature and a partner about five times rarer."""
+    check_number(correlation, "correlation", low=0, high=1, high_open=True)
+    return GroundTruthData(32, 32, n_active=2, decay=0.9, correlation=Correlation(16, 2, correlation),
+                           values=(0.5, 1.0), seed=seed, device=device)
+
+
+def hedging_sweep(
+    correlations: Sequence[float],
+    saes: Mapping[str, tuple[str, float, int]],
+    *,
+    n_seeds: int = 3,
+    train_config: TrainConfig = HEDGING_TRAINING,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+) -> dict[str, Tensor]:
+    """Feature hedging against correlation and width: for every correlation of
+    :func:`correlated_truth` and every SAE in ``saes`` (name → ``(kind, λ or k, d_sae)``),
+    ``n_seeds`` SAEs trained as one batched model, each scored by its mean
+    :func:`~superpos_lib.sae.hedging` over the 16 pairs. Returns name →
+    ``(len(correlations), n_seeds)``."""
+    if not isinstance(correlations, Sequence) or len(correlations) == 0:
+        raise ValueError(f"correlations must be a non-empty sequence, got {correlations!r}")
+    if not isinstance(saes, Mapping) or not saes:
+        raise ValueError(f"saes must map names to (kind, sparsity, d_sae), got {saes!r}")
+    for name, spec in saes.items():
+        if not (isinstance(spec, tuple) and len(spec) == 3 and spec[0] in kinds()
+                and isinstance(spec[2], int) and spec[2] > 0):
+            raise ValueError(f"saes[{name!r}] must be (kind, sparsity, d_sae) with kind one of {kinds()}, got {spec!r}")
+    check_positive_int(n_seeds, "n_seeds")
+    dev = get_device(device)
+    out: dict[str, list[Tensor]] = {name: [] for name in saes}
+    for rho in correlations:
+        data = correlated_truth(rho, seed=seed, device=dev)
+        groups = [list(data.correlation.members(g)) for g in range(data.correlation.n_groups)]
+        for name, (kind, sparsity, d_sae) in saes.items():
+            sae = _train(data, kind, sparsity, n_seeds, d_sae, train_config, seed, dev)
+            W = sae.W_dec.detach().cpu()
+            out[name].append(torch.stack([hedging(data.features.cpu(), W[i], groups).mean() for i in range(n_seeds)]))
+    return {name: torch.stack(v) for name, v in out.items()}
 
 
 def seed_stability(W_dec: Tensor, threshold: float = 0.7) -> Tensor:

@@ -285,3 +285,62 @@ def test_shared_latents_by_hand():
     assert S.shared_latents(a, a[:2]) == 0.5, "latents without a partner are not shared"
     with bad_input("threshold"):
         S.shared_latents(a, b, threshold=2.0)
+
+
+# -- correlated groups and hedging -------------------------------------------------------------------
+def test_correlation_keeps_frequencies_and_correlates_groups():
+    corr = S.Correlation(4, 2, 0.9)
+    d = GroundTruthData(12, 8, n_active=2, decay=0.8, correlation=corr, values=(0.5, 1.0), seed=0)
+    assert list(corr.members(1)) == [1, 5] and corr.n_correlated == 8 and list(corr.members(0, first=3)) == [3, 7]
+    active = d.coefficients(80000) > 0
+    assert torch.allclose(active.float().mean(0), d.probability, atol=0.006), "each feature keeps its frequency"
+    fc = torch.corrcoef(active.float().T)
+    assert min(float(fc[g, g + 4]) for g in range(4)) > 0.25, "pairs fire together"
+    assert fc[0, 1].abs() < 0.02 and fc[0, 8].abs() < 0.02 and fc[5, 9].abs() < 0.02, "other features independent"
+    independent = GroundTruthData(12, 8, n_active=2, decay=0.8, correlation=S.Correlation(4, 2, 0.0), seed=0)
+    fi = torch.corrcoef((independent.coefficients(80000) > 0).float().T)
+    assert fi[0, 4].abs() < 0.02
+
+
+def test_correlation_after_a_hierarchy_leaves_the_hierarchy_alone():
+    h, corr = S.Hierarchy(2, 2, 0.5), S.Correlation(3, 2, 0.8)
+    d = GroundTruthData(14, 8, n_active=2, hierarchy=h, correlation=corr, seed=0)
+    active = d.coefficients(40000) > 0
+    for child in range(2, 6):
+        assert not (active[:, child] & ~active[:, h.parent_of(child)]).any()
+    fc = torch.corrcoef(active.float().T)
+    assert min(float(fc[6 + g, 9 + g]) for g in range(3)) > 0.2  # groups start after the 6 structured features
+    assert d.with_activity(1.0).correlation is corr
+
+
+@pytest.mark.parametrize("kw,name", [(dict(n_groups=0, size=2, correlation=0.5), "n_groups"),
+                                     (dict(n_groups=2, size=0, correlation=0.5), "size"),
+                                     (dict(n_groups=2, size=2, correlation=1.0), "correlation"),
+                                     (dict(n_groups=2, size=2, correlation=-0.1), "correlation")])
+def test_correlation_bad_input(kw, name):
+    with bad_input(name):
+        S.Correlation(**kw)
+    with bad_input("group"):
+        S.Correlation(2, 2, 0.5).members(2)
+
+
+def test_ground_truth_rejects_too_many_correlated_features():
+    with bad_input("correlation"):
+        GroundTruthData(10, 4, hierarchy=S.Hierarchy(2, 1), correlation=S.Correlation(4, 2, 0.5))
+    with bad_input("correlation"):
+        GroundTruthData(10, 4, correlation=0.5)
+
+
+def test_hedging_by_hand():
+    F = torch.eye(3)  # features 0, 1, 2 along the axes
+    W = torch.tensor([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]])  # latent 0 = feature 0 blended with 1
+    h = S.hedging(F, W, [[0, 1], [2, 0]])
+    assert torch.allclose(h, torch.tensor([2**-0.5, 0.0]))  # 0 + cos 45°; latent 1 is feature 2 alone
+    F2 = torch.tensor([[1.0, 0.0], [0.6, 0.8]])  # features at cosine 0.6
+    assert S.hedging(F2, F2[:1], [[0, 1]]).item() == pytest.approx(0.0, abs=1e-6), "the feature's own overlap is not hedging"
+
+
+@pytest.mark.parametrize("groups", [[], [[0]], [[0, 3]], "01", [[0, 1.0]]])
+def test_hedging_bad_groups(groups):
+    with bad_input("groups"):
+        S.hedging(torch.eye(3), torch.eye(3), groups)

@@ -45,6 +45,16 @@ def test_sae_shapes_scale_and_init(kind):
     assert torch.allclose(one(x[:7]), sae(x[:7])[2], atol=1e-5)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_initial_decoder_is_not_the_answer_key(seed):
+    # The SAE and the ground truth both draw normalised randn rows: with the same seed and a
+    # shared generator stream, instance 0 would start exactly on the true features.
+    data = GroundTruthData(64, 32, seed=seed)
+    sae = S.SAE(S.SAEConfig(32, 64, "topk", n_inst=2), 3, seed=seed)
+    best = S.cosine_matrix(data.features, sae.W_dec[0]).max(1).values
+    assert best.mean() < 0.6 and best.max() < 0.9, best
+
+
 def test_topk_keeps_at_most_k_per_instance():
     cfg = S.SAEConfig(5, 12, "topk", n_inst=2)
     sae = S.SAE(cfg, [2, 4], torch.rand(50, 5))

@@ -196,3 +196,25 @@ def test_sparsity_sweep_takes_any_kind_and_frontiers_plot_by_l0():
         S.plot_frontiers({"relu_l1": q}, scores=("x",))
     with bad_input("results"):
         S.plot_frontiers({})
+
+
+def test_correlated_truth_pairs_a_frequent_feature_with_a_rarer_partner():
+    d = S.correlated_truth(0.9)
+    assert d.features.shape == (32, 32) and d.correlation == S.Correlation(16, 2, 0.9)
+    assert list(d.correlation.members(3)) == [3, 19]
+    assert d.probability[3] / d.probability[19] == pytest.approx(0.9**-16, rel=1e-4)
+    with bad_input("correlation"):
+        S.correlated_truth(1.0)
+
+
+def test_hedging_sweep_scores_each_sae_at_each_correlation():
+    fast = replace(S.HEDGING_TRAINING, steps=150)
+    out = S.hedging_sweep([0.0, 0.9], {"narrow": ("topk", 2, 16), "wide": ("relu_l1", 0.1, 32)}, n_seeds=2,
+                          train_config=fast)
+    assert set(out) == {"narrow", "wide"} and out["narrow"].shape == (2, 2)
+    assert out["narrow"][0].abs().max() < 0.1, "no correlation, no hedging"
+    assert out["narrow"][1].mean() > out["narrow"][0].mean() + 0.05, "correlated pairs: the narrow latents tilt"
+    for bad, name in [(([], {"a": ("topk", 2, 16)}), "correlations"), (([0.5], {}), "saes"),
+                      (([0.5], {"a": ("nope", 2, 16)}), "saes"), (([0.5], {"a": ("topk", 2, 0)}), "saes")]:
+        with bad_input(name):
+            S.hedging_sweep(*bad)

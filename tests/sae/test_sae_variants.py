@@ -129,10 +129,10 @@ def test_matryoshka_loss_is_the_mean_of_every_prefix_reconstruction():
 
 
 # Absorption (Chanin et al. 2024) on a hierarchy: 4 parents, 3 children each, a child with 80 % of
-# its parent's firings; measured over seeds 0-3 (1,000 steps of 256, k = 2): the parent latent is
-# silent when a child fires on 61-85 % of those inputs for TopK, 3-18 % for Matryoshka (ReLU + L1 at
-# λ 0.3: 38-45 %); alone, TopK's parent latents fire on 50-70 % of the parent's inputs,
-# Matryoshka's on 87-95 %.
+# its parent's firings; measured over seeds 0-3, three SAEs each (1,000 steps of 256, k = 2): the
+# parent latent is silent when a child fires on 0.69-0.72 of those inputs for TopK (single SAEs
+# 0.64-0.76), 0.09-0.27 for Matryoshka (single SAEs 0.04-0.44); alone, TopK's parent latents fire on
+# 0.53-0.60 of the parent's inputs, Matryoshka's on 0.78-0.92.
 def test_matryoshka_absorbs_far_less_than_topk():
     h = S.Hierarchy(4, 3, 0.8)
     data = GroundTruthData(24, 16, n_active=2, hierarchy=h, zipf=0.5, values=(0.5, 1.0), seed=1)
@@ -140,13 +140,17 @@ def test_matryoshka_absorbs_far_less_than_topk():
     x = c @ data.features
     rate, alone = {}, {}
     for kind in ("topk", "matryoshka"):
-        r = S.train_saes(data.batches(256), S.SAEConfig(16, 24, kind), 2, train_config=replace(FAST, steps=1000), seed=0)
-        one = r.instance(0)
-        parent_latent = S.cosine_matrix(data.features[:4], one.W_dec).argmax(1)
-        ab = S.absorption(one.encode(x), c, h, parent_latent)
-        rate[kind], alone[kind] = float(ab.rate.mean()), float(ab.recall_alone.mean())
-    assert rate["topk"] > 0.45 and rate["matryoshka"] < 0.3 and rate["topk"] - rate["matryoshka"] > 0.3, rate
-    assert alone["matryoshka"] > 0.8, alone
+        r = S.train_saes(data.batches(256), S.SAEConfig(16, 24, kind, n_inst=3), 2, train_config=replace(FAST, steps=1000),
+                         seed=0)
+        scores = []
+        for i in range(3):
+            one = r.instance(i)
+            parent_latent = S.cosine_matrix(data.features[:4], one.W_dec).argmax(1)
+            ab = S.absorption(one.encode(x), c, h, parent_latent)
+            scores.append((float(ab.rate.mean()), float(ab.recall_alone.mean())))
+        rate[kind], alone[kind] = (sum(v) / 3 for v in zip(*scores))
+    assert rate["topk"] > 0.5 and rate["matryoshka"] < 0.35 and rate["topk"] - rate["matryoshka"] > 0.3, rate
+    assert alone["matryoshka"] > 0.7, alone
 
 
 # -- all three, trained ------------------------------------------------------------------------------
