@@ -26,7 +26,7 @@ from .codes import (
 )
 from .explorer import CompositionExplorer
 from .figures import CompositionFrame, plot_readout_scatter, plot_readout_sweep
-from .wordvec import CORPUS_INSTALL, WordVectors, ppmi_svd, shakespeare_text, tokenize
+from .wordvec import CORPUS_INSTALL, WordVectors, ppmi_svd, shakespeare_plays, shakespeare_text, tokenize
 
 __all__ = [
     "CompositionDemo",
@@ -49,6 +49,7 @@ __all__ = [
     "CORPUS_INSTALL",
     "WordVectors",
     "ppmi_svd",
+    "shakespeare_plays",
     "shakespeare_text",
     "tokenize",
 ]

