@@ -6,12 +6,15 @@
   ReLU MLP), with a hook on the MLP's neurons;
 * :mod:`.train`: :func:`train_lm` and the command ``python -m superpos_lib.lm``;
   :func:`nats_per_char` on any text;
-* :mod:`.weights`: the shipped model, :func:`load_model` (safetensors, hash checked by the tests).
+* :mod:`.weights`: the shipped model, :func:`load_model` (safetensors, hash checked by the tests);
+* :mod:`.sae`: SAEs on the model's neurons (:func:`collect_activations`, :func:`train_lm_sae`,
+  :func:`evaluate_sae` with the loss recovered), the shipped one (:func:`load_sae`).
 """
 
 from .corpus import UNKNOWN, VALIDATION_PLAYS, CharTokenizer, Corpus, load_corpus
 from .model import LMConfig, OneLayerTransformer
 from .train import LMTrainConfig, LMTraining, nats_per_char, token_nats, train_lm
+from .sae import LM_SAE_TRAINING, SAE_COMMAND, SAE_FILE, SAE_SHA256, collect_activations, evaluate_sae, load_sae, sae_hook, save_sae, train_lm_sae
 from .weights import MODEL_COMMAND, MODEL_FILE, MODEL_SHA256, file_sha256, load_model, save_model
 
 __all__ = [
@@ -33,4 +36,14 @@ __all__ = [
     "file_sha256",
     "load_model",
     "save_model",
+    "LM_SAE_TRAINING",
+    "SAE_COMMAND",
+    "SAE_FILE",
+    "SAE_SHA256",
+    "collect_activations",
+    "evaluate_sae",
+    "load_sae",
+    "sae_hook",
+    "save_sae",
+    "train_lm_sae",
 ]

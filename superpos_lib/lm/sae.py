@@ -1,0 +1,180 @@
+"""Sparse autoencoders on the language model's MLP neurons, as Bricken et al. (2023) trained them.
+
+* :func:`collect_activations`: the 512 neurons at every position of random windows of text;
+* :func:`train_lm_sae`: an SAE of the library's own (:mod:`superpos_lib.sae`) on them;
+* :func:`evaluate_sae`: FVU, L0 and dead latents on a text, and the share of the model's loss
+  that the SAE keeps when its reconstruction replaces the neurons (``ce_recovered``);
+* :func:`save_sae` / :func:`load_sae`: the shipped SAE (safetensors, weights in float16).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from ..checks import check_positive_int
+from ..sae import SAE, SAE_TRAIN_CONFIG, SAEConfig, SparseAutoencoder, train_saes
+from ..training import TrainConfig
+from .corpus import load_corpus
+from .model import OneLayerTransformer
+from .train import token_nats
+from .weights import WEIGHTS_DIR, load_model
+
+__all__ = ["LM_SAE_TRAINING", "SAE_FILE", "SAE_COMMAND", "SAE_SHA256", "collect_activations", "train_lm_sae", "evaluate_sae", "save_sae",
+           "load_sae", "sae_hook"]
+
+LM_SAE_TRAINING = replace(SAE_TRAIN_CONFIG, steps=4000, batch_size=1024)
+"""The recipe for the language model's SAE: the book's SAE schedule, 4,000 steps of 1,024 activations."""
+
+SAE_FILE = WEIGHTS_DIR / "sae_topk.safetensors"
+SAE_COMMAND = "python -m superpos_lib.lm sae --steps 4000 --seed 0 --out superpos_lib/lm/weights/sae_topk.safetensors"
+"""The command that made :data:`SAE_FILE` from the shipped model (TopK, 2,048 latents, k = 16, the
+dead-latent auxiliary loss; 634 s on the book's 2-core CPU)."""
+SAE_SHA256 = "43996f777ab1aef0b492984f8e5a5404ec14af9ca55d2811695403b19affa5b8"
+"""The SHA-256 of :data:`SAE_FILE` as shipped."""
+
+
+@torch.no_grad()
+def collect_activations(model: OneLayerTransformer, tokens: Int[Tensor, "n"], n_windows: int, *, seed: int = 0,
+                        batch_size: int = 256) -> Float[Tensor, "positions d_mlp"]:
+    """The MLP's neurons at every position of ``n_windows`` random ``n_ctx``-character windows of
+    ``tokens``: ``(n_windows · n_ctx, d_mlp)``."""
+    check_positive_int(n_windows, "n_windows")
+    n_ctx = model.config.n_ctx
+    if not isinstance(tokens, Tensor) or tokens.ndim != 1 or tokens.numel() <= n_ctx:
+        raise ValueError(f"tokens must be a 1-D sequence longer than n_ctx={n_ctx}")
+    gen = torch.Generator().manual_seed(seed)
+    starts = torch.randint(tokens.numel() - n_ctx, (n_windows, 1), generator=gen)
+    dev = next(model.parameters()).device
+    out = torch.empty(n_windows * n_ctx, model.config.d_mlp)
+    offsets = torch.arange(n_ctx)
+    for b in range(0, n_windows, batch_size):
+        x = tokens[starts[b : b + batch_size] + offsets].to(dev)
+        out[b * n_ctx : (b + x.shape[0]) * n_ctx] = model.mlp_activations(x).reshape(-1, model.config.d_mlp).cpu()
+    return out
+
+
+def train_lm_sae(acts: Float[Tensor, "n d_mlp"], *, kind: str = "topk", d_sae: int = 2048, sparsity: float = 16,
+                 train_config: TrainConfig = LM_SAE_TRAINING, seed: int = 0, device=None, progress=None
+                 ) -> SparseAutoencoder:
+    """One SAE of ``kind`` (``d_sae`` latents, ``sparsity`` k or λ) trained on ``acts``."""
+    config = SAEConfig(acts.shape[1], d_sae, kind)
+    run = train_saes(acts, config, sparsity, train_config=train_config, seed=seed, device=device, progress=progress)
+    return run.instance(0)
+
+
+def sae_hook(sae: SparseAutoencoder):
+    """An ``mlp_hook`` that replaces the neurons by ``sae``'s reconstruction of them."""
+    def hook(acts: Tensor) -> Tensor:
+        return sae(acts.reshape(-1, acts.shape[-1])).reshape(acts.shape)
+    return hook
+
+
+@torch.no_grad()
+def evaluate_sae(model: OneLayerTransformer, sae: SparseAutoencoder, text: str) -> dict[str, float]:
+    """``sae`` on ``model``'s neurons over ``text``: ``fvu``, ``l0`` (active latents per
+    position), ``dead_fraction`` (latents that never fire on it), and the model's loss in nats per
+    character clean (``nats_clean``), with the MLP's neurons zeroed (``nats_zero``) and with the
+    SAE's reconstruction in their place (``nats_sae``); ``ce_recovered`` is the share of the gap
+    between zeroing and the clean model that the SAE keeps, ``(zero − sae) / (zero − clean)``."""
+    if not isinstance(text, str) or len(text) <= model.config.n_ctx:
+        raise ValueError(f"text must be a string longer than n_ctx={model.config.n_ctx} characters")
+    if not isinstance(sae, SparseAutoencoder) or sae.d_in != model.config.d_mlp:
+        raise ValueError(f"sae must be a SparseAutoencoder of the model's {model.config.d_mlp} neurons")
+    tok = model.tokenizer
+    tokens = tok.encode(text, unknown="replace")
+    n_ctx, dev = model.config.n_ctx, next(model.parameters()).device
+    windows = tokens[: tokens.numel() // n_ctx * n_ctx].view(-1, n_ctx)
+    fired = torch.zeros(sae.d_sae, dtype=torch.bool)
+    err2 = total2 = active = 0.0
+    s1 = torch.zeros(model.config.d_mlp, dtype=torch.float64)
+    s2 = torch.zeros((), dtype=torch.float64)
+    count = 0
+    for b in range(0, windows.shape[0], 128):
+        a = model.mlp_activations(windows[b : b + 128].to(dev)).reshape(-1, model.config.d_mlp)
+        f = sae.encode(a)
+        err2 += float((sae.decode(f) - a).double().square().sum())
+        s1 += a.double().sum(0).cpu()
+        s2 += a.double().square().sum().cpu()
+        count += a.shape[0]
+        active += float((f != 0).sum())
+        fired |= (f != 0).any(0).cpu()
+    total2 = float(s2 - s1.square().sum() / count)  # Σ‖a − ā‖²
+    known = tokens[1:] != 0
+    nats = {name: float(token_nats(model, tokens, mlp_hook=hook)[0][known].mean())
+            for name, hook in (("clean", None), ("zero", torch.zeros_like), ("sae", sae_hook(sae)))}
+    gap = nats["zero"] - nats["clean"]
+    return {"fvu": err2 / total2, "l0": active / count, "dead_fraction": float((~fired).float().mean()),
+            "ce_recovered": (nats["zero"] - nats["sae"]) / gap if gap > 0 else float("nan"),
+            "nats_clean": nats["clean"], "nats_zero": nats["zero"], "nats_sae": nats["sae"]}
+
+
+def save_sae(sae: SparseAutoencoder, path: str | Path, **metadata: str) -> None:
+    """Write a one-instance SAE (weights as float16, its config and sparsity in the metadata)."""
+    from safetensors.torch import save_file
+
+    if not isinstance(sae, SparseAutoencoder):
+        raise ValueError(f"sae must be a SparseAutoencoder, got {type(sae).__name__}")
+    state = {k: (v.half() if v.is_floating_point() and v.ndim >= 2 else v).detach().cpu().contiguous()
+             for k, v in sae.model.state_dict().items()}
+    header = {"sae_config": json.dumps(asdict(sae.model.config)), "sparsity": repr(sae.sparsity), **metadata}
+    save_file(state, str(path), metadata=header)
+
+
+def load_sae(path: str | Path | None = None, *, device: str | torch.device | None = "cpu") -> SparseAutoencoder:
+    """The shipped SAE of the shipped model's neurons (:data:`SAE_FILE` unless ``path``), the
+    file's metadata as ``.metadata``."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    path = Path(path) if path is not None else SAE_FILE
+    if not path.is_file():
+        raise ValueError(f"path {str(path)!r} is not a file")
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+    if "sae_config" not in meta:
+        raise ValueError(f"{path} has no SAE config in its metadata: not a file save_sae wrote")
+    cfg = json.loads(meta["sae_config"])
+    config = SAEConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()})
+    model = SAE(config, float(meta["sparsity"]), device="cpu")
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in load_file(str(path)).items()})
+    sae = SparseAutoencoder(model.to(device))
+    sae.metadata = meta
+    return sae
+
+
+def main(argv: list[str] | None = None) -> SparseAutoencoder:
+    """``python -m superpos_lib.lm sae``: train an SAE on the shipped model's neurons, print its
+    evaluation on the held-out plays, and save it (``--out``)."""
+    parser = argparse.ArgumentParser(prog="python -m superpos_lib.lm sae",
+                                     description="Train an SAE on the shipped language model's MLP neurons.")
+    parser.add_argument("--kind", default="topk")
+    parser.add_argument("--d-sae", type=int, default=2048)
+    parser.add_argument("--sparsity", type=float, default=16)
+    parser.add_argument("--steps", type=int, default=LM_SAE_TRAINING.steps)
+    parser.add_argument("--windows", type=int, default=8192, help="random 128-character windows of activations")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+    model, corpus = load_model(), load_corpus()
+    acts = collect_activations(model, corpus.train, args.windows, seed=args.seed)
+    start = time.perf_counter()
+    sae = train_lm_sae(acts, kind=args.kind, d_sae=args.d_sae, sparsity=args.sparsity,
+                       train_config=replace(LM_SAE_TRAINING, steps=args.steps), seed=args.seed, progress=False)
+    seconds = time.perf_counter() - start
+    del acts
+    ev = evaluate_sae(model, sae, corpus.text("validation"))
+    print(f"trained in {seconds:.0f} s; held-out plays: " + ", ".join(f"{k} {v:.4f}" for k, v in ev.items()), flush=True)
+    if args.out:
+        save_sae(sae, args.out, seed=str(args.seed), train_seconds=f"{seconds:.0f}",
+                 command="python -m superpos_lib.lm sae " + " ".join(argv if argv is not None else sys.argv[2:]),
+                 **{f"held_out_{k}": f"{v:.4f}" for k, v in ev.items()})
+    return sae
