@@ -56,6 +56,11 @@ importance 0.9^i, densities p = 20^(-k/9) for k = 0..9, 4 seeds per density (40 
   ground truth (d = 256, 512 features, 5 active, 2,000 steps of 1,024); ``sae_kinds``: every
   variant on that ground truth (k = 5 for the k-based kinds), its training time ``s`` and its
   ``mmcs``, ``l0``, ``fvu`` and ``dead`` fraction.
+* ``lm_tokens_per_s``: the language model's training throughput (characters per second, the
+  shipped recipe: batches of 32 x 128, AdamW), timed over ``lm_timed_steps`` steps after a few
+  warm-up steps; ``lm_sae_tokens_per_s``: the shipped SAE's (TopK, 512 -> 2,048, k = 16, batches
+  of 1,024 activations; one activation per character), from two runs that differ by
+  ``lm_timed_steps`` steps (so its set-up is not counted).
 * ``phase_grid_s``: chapter 5's phase diagram, ``phase_grid_models`` models (20 x 20 cells of
   ``(r, p)`` for n=2, m=1, 4 seeds each) trained as one batch; ``phase_grid_agreement`` its
   agreement with the analysis away from the boundary. ``phase_grid_loop_s`` is the naive
@@ -77,7 +82,7 @@ from dataclasses import replace
 
 import torch
 
-from superpos_lib import computation, geometry, memorization, phases
+from superpos_lib import computation, geometry, lm, memorization, phases
 from superpos_lib import sae as S
 from superpos_lib.data import FeatureSampler, importance_decay, log_densities
 from superpos_lib.models import ToyModel, ToyModelConfig, evaluate_loss
@@ -191,10 +196,12 @@ def main() -> dict:
     computing = computation_benchmarks(args.quick, device, ref_threads)
     memorizing = memorization_benchmarks(args.quick, device, ref_threads)
     sae_figures = sae_benchmarks(args.quick, device)
+    lm_figures = lm_benchmarks(args.quick, device)
     latency = explorer_latencies(args.quick, device)  # after all the training above, as in a reader's kernel
 
     return {
         **sae_figures,
+        **lm_figures,
         **uniform,
         **computing,
         **memorizing,
@@ -434,6 +441,28 @@ def memorization_benchmarks(quick: bool, device, ref_threads: int | None) -> dic
         "memorization_plain_s": round(per_step * config.steps * seeds, 1),
         "memorization_speedup": round(per_step * 50_000 * seeds / ours_s, 1),
     }
+
+
+def lm_benchmarks(quick: bool, device) -> dict:
+    """Training throughput of the language model and of its SAE, on the shipped recipes."""
+    corpus = lm.load_corpus()
+    steps, warm = (3, 1) if quick else (60, 5)
+    recipe = lm.LMTrainConfig(steps=warm, eval_every=10**6)
+    lm.train_lm(corpus, recipe, device=device, log=None)  # warm-up: first-call costs are not throughput
+    run = lm.train_lm(corpus, replace(recipe, steps=steps), device=device, log=None)
+    model = lm.load_model(device=device)
+    acts = lm.collect_activations(model, corpus.train, 64 if quick else 512)
+    sae_cfg = replace(lm.LM_SAE_TRAINING, steps=warm)
+    seconds = []
+    for n in (warm, warm + steps):  # the difference of the two is `steps` steps, without the set-up
+        _sync(device)
+        t = time.perf_counter()
+        lm.train_lm_sae(acts, train_config=replace(sae_cfg, steps=n), device=device, progress=False)
+        _sync(device)
+        seconds.append(time.perf_counter() - t)
+    sae_s = max(seconds[1] - seconds[0], 1e-9)
+    return {"lm_timed_steps": steps, "lm_tokens_per_s": round(run.tokens_per_s, 1),
+            "lm_sae_tokens_per_s": round(steps * sae_cfg.batch_size / sae_s, 1)}
 
 
 def sae_benchmarks(quick: bool, device) -> dict:

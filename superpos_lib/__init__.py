@@ -24,7 +24,9 @@ and one package per topic, each holding that topic's analysis, figures and explo
 * ``memorization``: chapter 8, memorization and double descent (Henighan et al. 2023): toy
   models on finite datasets, the dimensionality of training examples
 * ``sae``: chapter 9, sparse autoencoders (Bricken et al. 2023, Gao et al. 2024,
-  Rajamanoharan et al. 2024, Sharkey et al. 2022)
+  Rajamanoharan et al. 2024, Sharkey et al. 2022), and chapter 10, SAEs in practice
+* ``lm``: chapter 11, a language model the book trains itself (Bricken et al.'s one-layer
+  transformer on Shakespeare, character level), shipped with an SAE of its neurons
 
 ``widgets`` gathers every explorer, and ``exercises`` every chapter's exercises with checkers
 that name the learner's likely mistake (``exercises.check(name, fn)``). The static site's
@@ -40,6 +42,7 @@ from . import (
     exercises,
     features,
     geometry,
+    lm,
     memorization,
     metrics,
     models,
@@ -67,6 +70,7 @@ __all__ = [
     "exercises",
     "features",
     "geometry",
+    "lm",
     "memorization",
     "metrics",
     "models",

@@ -198,7 +198,7 @@ def test_benchmark_script_runs_and_reports_every_figure():
                 "uniform_sweep_s", "uniform_reference_s", "computation_sweep_s", "computation_reference_s",
                 "computation_loop_s"]:
         assert isinstance(f[key], float) and 0 < f[key] < 300, key  # seconds
-    for key in ["sae_steps_per_s", "sae_naive_steps_per_s"]:
+    for key in ["sae_steps_per_s", "sae_naive_steps_per_s", "lm_tokens_per_s", "lm_sae_tokens_per_s"]:
         assert isinstance(f[key], float) and f[key] > 0, key
     assert f["intro_speedup"] == pytest.approx(f["intro_reference_s"] / f["intro_ours_s"], rel=0.05, abs=0.1)
     assert f["phase_grid_speedup"] == pytest.approx(f["phase_grid_loop_s"] / f["phase_grid_s"], rel=0.1, abs=0.1)
