@@ -14,7 +14,7 @@
 from .corpus import UNKNOWN, VALIDATION_PLAYS, CharTokenizer, Corpus, load_corpus
 from .model import LMConfig, OneLayerTransformer
 from .train import LMTrainConfig, LMTraining, nats_per_char, token_nats, train_lm
-from .sae import LM_SAE_TRAINING, SAE_COMMAND, SAE_FILE, SAE_SHA256, collect_activations, evaluate_sae, load_sae, sae_hook, save_sae, train_lm_sae
+from .sae import LM_SAE_TRAINING, SAE_COMMAND, SAE_FILE, SAE_SHA256, collect_activations, evaluate_sae, latent_densities, load_sae, sae_hook, save_sae, train_lm_sae
 from .weights import MODEL_COMMAND, MODEL_FILE, MODEL_SHA256, file_sha256, load_model, save_model
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "SAE_SHA256",
     "collect_activations",
     "evaluate_sae",
+    "latent_densities",
     "load_sae",
     "sae_hook",
     "save_sae",

@@ -1,6 +1,7 @@
 """Sparse autoencoders on the language model's MLP neurons, as Bricken et al. (2023) trained them.
 
 * :func:`collect_activations`: the 512 neurons at every position of random windows of text;
+* :func:`latent_densities`: how often each latent fires (dead latents, the log-density histogram);
 * :func:`train_lm_sae`: an SAE of the library's own (:mod:`superpos_lib.sae`) on them;
 * :func:`evaluate_sae`: FVU, L0 and dead latents on a text, and the share of the model's loss
   that the SAE keeps when its reconstruction replaces the neurons (``ce_recovered``);
@@ -29,7 +30,7 @@ from .train import token_nats
 from .weights import WEIGHTS_DIR, load_model
 
 __all__ = ["LM_SAE_TRAINING", "SAE_FILE", "SAE_COMMAND", "SAE_SHA256", "collect_activations", "train_lm_sae", "evaluate_sae", "save_sae",
-           "load_sae", "sae_hook"]
+           "load_sae", "sae_hook", "latent_densities"]
 
 LM_SAE_TRAINING = replace(SAE_TRAIN_CONFIG, steps=4000, batch_size=1024)
 """The recipe for the language model's SAE: the book's SAE schedule, 4,000 steps of 1,024 activations."""
@@ -42,24 +43,48 @@ SAE_SHA256 = "43996f777ab1aef0b492984f8e5a5404ec14af9ca55d2811695403b19affa5b8"
 """The SHA-256 of :data:`SAE_FILE` as shipped."""
 
 
+def _window_starts(tokens: Tensor, n_windows: int, n_ctx: int, seed: int) -> Tensor:
+    check_positive_int(n_windows, "n_windows")
+    if not isinstance(tokens, Tensor) or tokens.ndim != 1 or tokens.numel() <= n_ctx:
+        raise ValueError(f"tokens must be a 1-D sequence longer than n_ctx={n_ctx}")
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randint(tokens.numel() - n_ctx, (n_windows, 1), generator=gen)
+
+
+def _window_batches(model: OneLayerTransformer, tokens: Tensor, n_windows: int, seed: int, batch_size: int):
+    """The neurons of random windows, a batch of windows at a time: ``(windows · n_ctx, d_mlp)``."""
+    n_ctx = model.config.n_ctx
+    starts = _window_starts(tokens, n_windows, n_ctx, seed)
+    dev = next(model.parameters()).device
+    offsets = torch.arange(n_ctx)
+    for b in range(0, n_windows, batch_size):
+        x = tokens[starts[b : b + batch_size] + offsets].to(dev)
+        yield model.mlp_activations(x).reshape(-1, model.config.d_mlp).cpu()
+
+
 @torch.no_grad()
 def collect_activations(model: OneLayerTransformer, tokens: Int[Tensor, "n"], n_windows: int, *, seed: int = 0,
                         batch_size: int = 256) -> Float[Tensor, "positions d_mlp"]:
     """The MLP's neurons at every position of ``n_windows`` random ``n_ctx``-character windows of
     ``tokens``: ``(n_windows · n_ctx, d_mlp)``."""
-    check_positive_int(n_windows, "n_windows")
-    n_ctx = model.config.n_ctx
-    if not isinstance(tokens, Tensor) or tokens.ndim != 1 or tokens.numel() <= n_ctx:
-        raise ValueError(f"tokens must be a 1-D sequence longer than n_ctx={n_ctx}")
-    gen = torch.Generator().manual_seed(seed)
-    starts = torch.randint(tokens.numel() - n_ctx, (n_windows, 1), generator=gen)
-    dev = next(model.parameters()).device
-    out = torch.empty(n_windows * n_ctx, model.config.d_mlp)
-    offsets = torch.arange(n_ctx)
-    for b in range(0, n_windows, batch_size):
-        x = tokens[starts[b : b + batch_size] + offsets].to(dev)
-        out[b * n_ctx : (b + x.shape[0]) * n_ctx] = model.mlp_activations(x).reshape(-1, model.config.d_mlp).cpu()
-    return out
+    return torch.cat(list(_window_batches(model, tokens, n_windows, seed, batch_size)))
+
+
+@torch.no_grad()
+def latent_densities(model: OneLayerTransformer, sae: SparseAutoencoder, tokens: Int[Tensor, "n"], n_windows: int, *,
+                     seed: int = 0, batch_size: int = 128) -> Float[Tensor, "d_sae"]:
+    """How often each of ``sae``'s latents fires on the neurons of ``n_windows`` random windows of
+    ``tokens`` (streamed, so a million positions need no more memory than a batch). Bricken et
+    al.'s dead latents are those at 0, their histogram is of ``log10`` of the rest
+    (:func:`~superpos_lib.sae.density_histogram`)."""
+    if not isinstance(sae, SparseAutoencoder) or sae.d_in != model.config.d_mlp:
+        raise ValueError(f"sae must be a SparseAutoencoder of the model's {model.config.d_mlp} neurons")
+    counts = torch.zeros(sae.d_sae)
+    n = 0
+    for acts in _window_batches(model, tokens, n_windows, seed, batch_size):
+        counts += (sae.encode(acts) != 0).sum(0).cpu()
+        n += acts.shape[0]
+    return counts / n
 
 
 def train_lm_sae(acts: Float[Tensor, "n d_mlp"], *, kind: str = "topk", d_sae: int = 2048, sparsity: float = 16,

@@ -234,3 +234,21 @@ def test_shipped_sae_is_the_recorded_file_and_reconstructs_the_neurons():
     ev = lm.evaluate_sae(lm.load_model(), sae, lm.load_corpus().text()[:16_384])
     # measured on all four held-out plays when it was made: FVU 0.050, 23.6 % dead, 0.961 of the loss
     assert ev["fvu"] < 0.1 and ev["ce_recovered"] > 0.9 and ev["l0"] == pytest.approx(16, abs=0.01)
+
+
+def test_latent_densities_stream_what_collect_activations_would_give():
+    from dataclasses import replace
+
+    m = _tiny_model()
+    toks = torch.randint(12, (300,), generator=torch.Generator().manual_seed(2))
+    acts = lm.collect_activations(m, toks, 20, seed=3)
+    sae = lm.train_lm_sae(acts, d_sae=48, sparsity=4, train_config=replace(lm.LM_SAE_TRAINING, steps=50, batch_size=64),
+                          progress=False)
+    dens = lm.latent_densities(m, sae, toks, 20, seed=3, batch_size=7)
+    expected = (sae.encode(acts) != 0).float().mean(0)
+    assert dens.shape == (48,) and torch.allclose(dens, expected, atol=1e-6)
+    assert 0 < dens.sum().item() <= 4 + 1e-4  # TopK k = 4: at most four latents per position
+    with bad_input("sae"):
+        lm.latent_densities(m, object(), toks, 2)
+    with bad_input("n_windows"):
+        lm.latent_densities(m, sae, toks, 0)
