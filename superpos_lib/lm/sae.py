@@ -22,12 +22,12 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from ..checks import check_positive_int
-from ..sae import SAE, SAE_TRAIN_CONFIG, SAEConfig, SparseAutoencoder, train_saes
+from ..sae import SAE, SAE_TRAIN_CONFIG, SAEConfig, SparseAutoencoder, evaluate, train_saes
 from ..training import TrainConfig
 from .corpus import load_corpus
 from .model import OneLayerTransformer
 from .train import token_nats
-from .weights import WEIGHTS_DIR, load_model
+from .weights import WEIGHTS_DIR, load_model, read_safetensors
 
 __all__ = ["LM_SAE_TRAINING", "SAE_FILE", "SAE_COMMAND", "SAE_SHA256", "collect_activations", "train_lm_sae", "evaluate_sae", "save_sae",
            "load_sae", "sae_hook", "latent_densities"]
@@ -76,15 +76,10 @@ def latent_densities(model: OneLayerTransformer, sae: SparseAutoencoder, tokens:
     """How often each of ``sae``'s latents fires on the neurons of ``n_windows`` random windows of
     ``tokens`` (streamed, so a million positions need no more memory than a batch). Bricken et
     al.'s dead latents are those at 0, their histogram is of ``log10`` of the rest
-    (:func:`~superpos_lib.sae.density_histogram`)."""
+    (:func:`~superpos_lib.sae.density_histogram`). :func:`~superpos_lib.sae.evaluate` on them."""
     if not isinstance(sae, SparseAutoencoder) or sae.d_in != model.config.d_mlp:
         raise ValueError(f"sae must be a SparseAutoencoder of the model's {model.config.d_mlp} neurons")
-    counts = torch.zeros(sae.d_sae)
-    n = 0
-    for acts in _window_batches(model, tokens, n_windows, seed, batch_size):
-        counts += (sae.encode(acts) != 0).sum(0).cpu()
-        n += acts.shape[0]
-    return counts / n
+    return evaluate(sae, _window_batches(model, tokens, n_windows, seed, batch_size)).density
 
 
 def train_lm_sae(acts: Float[Tensor, "n d_mlp"], *, kind: str = "topk", d_sae: int = 2048, sparsity: float = 16,
@@ -114,30 +109,16 @@ def evaluate_sae(model: OneLayerTransformer, sae: SparseAutoencoder, text: str) 
         raise ValueError(f"text must be a string longer than n_ctx={model.config.n_ctx} characters")
     if not isinstance(sae, SparseAutoencoder) or sae.d_in != model.config.d_mlp:
         raise ValueError(f"sae must be a SparseAutoencoder of the model's {model.config.d_mlp} neurons")
-    tok = model.tokenizer
-    tokens = tok.encode(text, unknown="replace")
-    n_ctx, dev = model.config.n_ctx, next(model.parameters()).device
+    tokens = model.tokenizer.encode(text, unknown="replace")
+    n_ctx, d_mlp, dev = model.config.n_ctx, model.config.d_mlp, next(model.parameters()).device
     windows = tokens[: tokens.numel() // n_ctx * n_ctx].view(-1, n_ctx)
-    fired = torch.zeros(sae.d_sae, dtype=torch.bool)
-    err2 = total2 = active = 0.0
-    s1 = torch.zeros(model.config.d_mlp, dtype=torch.float64)
-    s2 = torch.zeros((), dtype=torch.float64)
-    count = 0
-    for b in range(0, windows.shape[0], 128):
-        a = model.mlp_activations(windows[b : b + 128].to(dev)).reshape(-1, model.config.d_mlp)
-        f = sae.encode(a)
-        err2 += float((sae.decode(f) - a).double().square().sum())
-        s1 += a.double().sum(0).cpu()
-        s2 += a.double().square().sum().cpu()
-        count += a.shape[0]
-        active += float((f != 0).sum())
-        fired |= (f != 0).any(0).cpu()
-    total2 = float(s2 - s1.square().sum() / count)  # Σ‖a − ā‖²
+    m = evaluate(sae, (model.mlp_activations(windows[b : b + 128].to(dev)).reshape(-1, d_mlp)
+                       for b in range(0, windows.shape[0], 128)))
     known = tokens[1:] != 0
     nats = {name: float(token_nats(model, tokens, mlp_hook=hook)[0][known].mean())
             for name, hook in (("clean", None), ("zero", torch.zeros_like), ("sae", sae_hook(sae)))}
     gap = nats["zero"] - nats["clean"]
-    return {"fvu": err2 / total2, "l0": active / count, "dead_fraction": float((~fired).float().mean()),
+    return {"fvu": float(m.fvu), "l0": float(m.l0), "dead_fraction": float(m.dead),
             "ce_recovered": (nats["zero"] - nats["sae"]) / gap if gap > 0 else float("nan"),
             "nats_clean": nats["clean"], "nats_zero": nats["zero"], "nats_sae": nats["sae"]}
 
@@ -157,20 +138,13 @@ def save_sae(sae: SparseAutoencoder, path: str | Path, **metadata: str) -> None:
 def load_sae(path: str | Path | None = None, *, device: str | torch.device | None = "cpu") -> SparseAutoencoder:
     """The shipped SAE of the shipped model's neurons (:data:`SAE_FILE` unless ``path``), the
     file's metadata as ``.metadata``."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    path = Path(path) if path is not None else SAE_FILE
-    if not path.is_file():
-        raise ValueError(f"path {str(path)!r} is not a file")
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata() or {}
+    tensors, meta = read_safetensors(path if path is not None else SAE_FILE)
     if "sae_config" not in meta:
         raise ValueError(f"{path} has no SAE config in its metadata: not a file save_sae wrote")
     cfg = json.loads(meta["sae_config"])
     config = SAEConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()})
     model = SAE(config, float(meta["sparsity"]), device="cpu")
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in load_file(str(path)).items()})
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()})
     sae = SparseAutoencoder(model.to(device))
     sae.metadata = meta
     return sae

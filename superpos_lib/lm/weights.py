@@ -16,7 +16,7 @@ import torch
 from .corpus import CharTokenizer
 from .model import LMConfig, OneLayerTransformer
 
-__all__ = ["WEIGHTS_DIR", "MODEL_FILE", "MODEL_SHA256", "MODEL_COMMAND", "save_model", "load_model", "file_sha256"]
+__all__ = ["WEIGHTS_DIR", "MODEL_FILE", "MODEL_SHA256", "MODEL_COMMAND", "save_model", "load_model", "file_sha256", "read_safetensors"]
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 MODEL_FILE = WEIGHTS_DIR / "model.safetensors"
@@ -29,6 +29,20 @@ MODEL_SHA256 = "8db61f160b59c2e6611c5c2f167cca263f12932a7990bbaab6e03499a0d190eb
 def file_sha256(path: str | Path) -> str:
     """The SHA-256 of a file, in hex."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """A safetensors file's tensors and its string metadata (a clear ``ValueError`` for a
+    missing file)."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"path {str(path)!r} is not a file")
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+    return load_file(str(path)), meta
 
 
 def save_model(model: OneLayerTransformer, path: str | Path, **metadata: str) -> None:
@@ -48,18 +62,12 @@ def load_model(path: str | Path | None = None, *, device: str | torch.device | N
     """The trained model (:data:`MODEL_FILE` unless ``path``), in eval mode, its tokenizer attached
     as ``model.tokenizer`` and the file's metadata as ``model.metadata``. Needs no training and no
     corpus."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
     path = Path(path) if path is not None else MODEL_FILE
-    if not path.is_file():
-        raise ValueError(f"path {str(path)!r} is not a file")
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata() or {}
+    tensors, meta = read_safetensors(path)
     if "config" not in meta or "chars" not in meta:
         raise ValueError(f"{path} has no model config and tokenizer in its metadata: not a file save_model wrote")
     model = OneLayerTransformer(LMConfig(**json.loads(meta["config"])))
-    model.load_state_dict(load_file(str(path)))
+    model.load_state_dict(tensors)
     model.tokenizer = CharTokenizer(json.loads(meta["chars"]))
     model.metadata = meta
     return model.to(device).eval()
