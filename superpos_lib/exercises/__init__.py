@@ -1,6 +1,6 @@
-"""Exercises for every chapter, with checkers that teach (chapters 1-9; TMS §1-§7,
+"""Exercises for every chapter, with checkers that teach (chapters 1-11; TMS §1-§7,
 Chen et al. 2023, Henighan et al. 2023, Bricken et al. 2023, Gao et al. 2024, Sharkey et al.
-2022).
+2022, Bussmann et al. 2024-25, Chanin et al. 2024).
 
 Each exercise is a function the learner writes from a stub. ``check(name, fn)`` returns
 ``None`` for a right answer and otherwise raises :class:`ExerciseFailed`, an
@@ -15,7 +15,7 @@ comparison with the solution on small seeded inputs, naming the input that diffe
 * one module per chapter: :mod:`.features` (1), :mod:`.privileged` (2),
   :mod:`.superposition` (3), :mod:`.decomposition` (4), :mod:`.phases` (5), :mod:`.geometry`
   (6), :mod:`.computation` (7), :mod:`.memorization` (8), :mod:`.sae` and :mod:`.sae_recovery`
-  (9).
+  (9), :mod:`.sae_practice` (10), :mod:`.lm` (11).
 
 ``EXERCISES`` maps each name to its :class:`Exercise`; a solution's source is what the chapter's
 solution cell shows, and ``stub_function(name)`` turns a stub into a function. The checkers

@@ -12,6 +12,7 @@ from . import (
     decomposition,
     features,
     geometry,
+    lm,
     memorization,
     phases,
     privileged,
@@ -27,7 +28,7 @@ __all__ = ["EXERCISES", "check", "find", "stub_function"]
 EXERCISES: dict[str, Exercise] = {
     ex.name: ex
     for module in (features, privileged, superposition, decomposition, phases, geometry, computation, memorization,
-                   sae, sae_recovery, sae_practice)
+                   sae, sae_recovery, sae_practice, lm)
     for ex in module.EXERCISES
 }
 """Every exercise by name, in chapter order."""

@@ -22,25 +22,32 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from ..checks import check_positive_int
-from ..sae import SAE, SAE_TRAIN_CONFIG, SAEConfig, SparseAutoencoder, evaluate, train_saes
+from ..sae import SAE, SAE_TRAIN_CONFIG, SAEConfig, SparseAutoencoder, evaluate, latent_density, train_saes
 from ..training import TrainConfig
 from .corpus import load_corpus
 from .model import OneLayerTransformer
 from .train import token_nats
 from .weights import WEIGHTS_DIR, load_model, read_safetensors
 
-__all__ = ["LM_SAE_TRAINING", "SAE_FILE", "SAE_COMMAND", "SAE_SHA256", "collect_activations", "train_lm_sae", "evaluate_sae", "save_sae",
+__all__ = ["LM_SAE_TRAINING", "SAE_FILES", "SAE_COMMANDS", "SAE_SHA256", "collect_activations", "train_lm_sae", "evaluate_sae", "save_sae",
            "load_sae", "sae_hook", "latent_densities"]
 
 LM_SAE_TRAINING = replace(SAE_TRAIN_CONFIG, steps=4000, batch_size=1024)
 """The recipe for the language model's SAE: the book's SAE schedule, 4,000 steps of 1,024 activations."""
 
-SAE_FILE = WEIGHTS_DIR / "sae_topk.safetensors"
-SAE_COMMAND = "python -m superpos_lib.lm sae --steps 4000 --seed 0 --out superpos_lib/lm/weights/sae_topk.safetensors"
-"""The command that made :data:`SAE_FILE` from the shipped model (TopK, 2,048 latents, k = 16, the
-dead-latent auxiliary loss; 634 s on the book's 2-core CPU)."""
-SAE_SHA256 = "43996f777ab1aef0b492984f8e5a5404ec14af9ca55d2811695403b19affa5b8"
-"""The SHA-256 of :data:`SAE_FILE` as shipped."""
+SAE_FILES = {"topk": WEIGHTS_DIR / "sae_topk.safetensors", "relu_l1": WEIGHTS_DIR / "sae_relu_l1.safetensors"}
+"""The shipped SAEs of the shipped model's neurons, by kind (2,048 latents each)."""
+SAE_COMMANDS = {
+    "topk": "python -m superpos_lib.lm sae --steps 4000 --seed 0 --out superpos_lib/lm/weights/sae_topk.safetensors",
+    "relu_l1": "python -m superpos_lib.lm sae --kind relu_l1 --sparsity 0.05 --steps 4000 --seed 0 "
+               "--out superpos_lib/lm/weights/sae_relu_l1.safetensors",
+}
+"""The commands that made :data:`SAE_FILES`: TopK with k = 16 and the dead-latent auxiliary loss
+(634 s on the book's 2-core CPU), and ReLU + L1 with λ = 0.05, resampling dead latents every
+250 steps (the time it took is in the file's metadata)."""
+SAE_SHA256 = {"topk": "43996f777ab1aef0b492984f8e5a5404ec14af9ca55d2811695403b19affa5b8",
+              "relu_l1": "e8f3908f1c6eea6b6bd5317219b24e7f9cd038264c0b9b3f1fd60ed2e3db4713"}
+"""The SHA-256 of each of :data:`SAE_FILES` as shipped."""
 
 
 def _window_starts(tokens: Tensor, n_windows: int, n_ctx: int, seed: int) -> Tensor:
@@ -74,19 +81,25 @@ def collect_activations(model: OneLayerTransformer, tokens: Int[Tensor, "n"], n_
 def latent_densities(model: OneLayerTransformer, sae: SparseAutoencoder, tokens: Int[Tensor, "n"], n_windows: int, *,
                      seed: int = 0, batch_size: int = 128) -> Float[Tensor, "d_sae"]:
     """How often each of ``sae``'s latents fires on the neurons of ``n_windows`` random windows of
-    ``tokens`` (streamed, so a million positions need no more memory than a batch). Bricken et
-    al.'s dead latents are those at 0, their histogram is of ``log10`` of the rest
-    (:func:`~superpos_lib.sae.density_histogram`). :func:`~superpos_lib.sae.evaluate` on them."""
+    ``tokens`` (streamed, so a million positions need no more memory than a batch; the encoder
+    only, half the work of :func:`~superpos_lib.sae.evaluate`). Bricken et al.'s dead latents are
+    those at 0, their histogram is of ``log10`` of the rest
+    (:func:`~superpos_lib.sae.density_histogram`)."""
     if not isinstance(sae, SparseAutoencoder) or sae.d_in != model.config.d_mlp:
         raise ValueError(f"sae must be a SparseAutoencoder of the model's {model.config.d_mlp} neurons")
-    return evaluate(sae, _window_batches(model, tokens, n_windows, seed, batch_size)).density
+    total, n = torch.zeros(sae.d_sae, dtype=torch.float64), 0
+    for acts in _window_batches(model, tokens, n_windows, seed, batch_size):
+        total += latent_density(sae.encode(acts.to(sae.W_dec.device))).double().cpu() * acts.shape[0]
+        n += acts.shape[0]
+    return (total / n).float()
 
 
 def train_lm_sae(acts: Float[Tensor, "n d_mlp"], *, kind: str = "topk", d_sae: int = 2048, sparsity: float = 16,
                  train_config: TrainConfig = LM_SAE_TRAINING, seed: int = 0, device=None, progress=None
                  ) -> SparseAutoencoder:
-    """One SAE of ``kind`` (``d_sae`` latents, ``sparsity`` k or λ) trained on ``acts``."""
-    config = SAEConfig(acts.shape[1], d_sae, kind)
+    """One SAE of ``kind`` (``d_sae`` latents, ``sparsity`` k or λ) trained on ``acts``; ReLU + L1
+    resamples its dead latents every 250 steps, as Bricken et al. did (TopK has its auxiliary loss)."""
+    config = SAEConfig(acts.shape[1], d_sae, kind, resample_every=250 if kind == "relu_l1" else None)
     run = train_saes(acts, config, sparsity, train_config=train_config, seed=seed, device=device, progress=progress)
     return run.instance(0)
 
@@ -112,8 +125,8 @@ def evaluate_sae(model: OneLayerTransformer, sae: SparseAutoencoder, text: str) 
     tokens = model.tokenizer.encode(text, unknown="replace")
     n_ctx, d_mlp, dev = model.config.n_ctx, model.config.d_mlp, next(model.parameters()).device
     windows = tokens[: tokens.numel() // n_ctx * n_ctx].view(-1, n_ctx)
-    m = evaluate(sae, (model.mlp_activations(windows[b : b + 128].to(dev)).reshape(-1, d_mlp)
-                       for b in range(0, windows.shape[0], 128)))
+    m = evaluate(sae, (model.mlp_activations(windows[b : b + 32].to(dev)).reshape(-1, d_mlp)
+                       for b in range(0, windows.shape[0], 32)))
     known = tokens[1:] != 0
     nats = {name: float(token_nats(model, tokens, mlp_hook=hook)[0][known].mean())
             for name, hook in (("clean", None), ("zero", torch.zeros_like), ("sae", sae_hook(sae)))}
@@ -135,10 +148,16 @@ def save_sae(sae: SparseAutoencoder, path: str | Path, **metadata: str) -> None:
     save_file(state, str(path), metadata=header)
 
 
-def load_sae(path: str | Path | None = None, *, device: str | torch.device | None = "cpu") -> SparseAutoencoder:
-    """The shipped SAE of the shipped model's neurons (:data:`SAE_FILE` unless ``path``), the
-    file's metadata as ``.metadata``."""
-    tensors, meta = read_safetensors(path if path is not None else SAE_FILE)
+def load_sae(path: str | Path | None = None, *, kind: str = "topk",
+             device: str | torch.device | None = "cpu") -> SparseAutoencoder:
+    """A shipped SAE of the shipped model's neurons (``kind``: ``"topk"`` or ``"relu_l1"``, see
+    :data:`SAE_FILES`), or the one :func:`save_sae` wrote to ``path``; the file's metadata as
+    ``.metadata``."""
+    if path is None:
+        if kind not in SAE_FILES:
+            raise ValueError(f"kind must be one of {sorted(SAE_FILES)}, got {kind!r}")
+        path = SAE_FILES[kind]
+    tensors, meta = read_safetensors(path)
     if "sae_config" not in meta:
         raise ValueError(f"{path} has no SAE config in its metadata: not a file save_sae wrote")
     cfg = json.loads(meta["sae_config"])

@@ -268,3 +268,37 @@ def test_explorers_show_their_figure_and_the_way_to_the_live_version(site, path)
     notebook = path.removesuffix(".html") + ".ipynb"
     assert href == f"https://colab.research.google.com/github/{repo}/blob/{branch}/{notebook}", href
     assert controls == 0, "no control that moves without changing anything"
+
+
+BROWSER_PAGE = "book/11_monosemanticity.html"
+
+
+def test_feature_browser_searches_and_shows_contexts_without_a_kernel(site):
+    """The chapter's feature browser works on the static page: a latent's card shows its top
+    contexts with the firing character marked, the search box filters the list, clicking a unit
+    opens its card, and the neurons are a button away."""
+    page = _chapter(site, BROWSER_PAGE)
+    browser = page.locator("div.spb").first
+    browser.scroll_into_view_if_needed()
+    count = browser.locator(".spb-count")
+    first = count.inner_text()
+    contexts = browser.locator(".spb-card .spb-ctx")
+    marked = browser.locator(".spb-card .spb-ctx b")
+    n_ctx, n_marked = contexts.count(), marked.count()
+    browser.locator(".spb-q").fill("just after the word")
+    after = count.inner_text()
+    items = browser.locator(".spb-list li")
+    rules = [items.nth(i).inner_text() for i in range(items.count())]
+    items.nth(min(1, items.count() - 1)).click()
+    title = browser.locator(".spb-card h4").inner_text()
+    browser.locator(".spb-q").fill("")
+    browser.locator(".spb-kinds button", has_text="MLP neurons").click()
+    neurons = count.inner_text()
+    neuron_title = browser.locator(".spb-card h4").inner_text()
+    page.close()
+    assert first.startswith("100 of 100 SAE latents"), first
+    assert n_ctx >= 8 and n_marked >= 8, (n_ctx, n_marked)  # top contexts, each with its character marked
+    assert 0 < int(after.split()[0]) < 100, after
+    assert rules and all("just after the word" in r for r in rules), rules[:3]
+    assert title.startswith("latent ") and title.split()[1] in rules[min(1, len(rules) - 1)], (title, rules[:2])
+    assert neurons.startswith("50 of 50 MLP neurons") and neuron_title.startswith("neuron "), (neurons, neuron_title)

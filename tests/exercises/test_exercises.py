@@ -92,7 +92,7 @@ def test_enough_exercises_per_chapter():
     assert len(EXERCISES) >= 24
     assert set(per_chapter) == {"01_features", "02_privileged_basis", "03_superposition", "04_mathematics",
                                 "05_phase_changes", "06_geometry", "07_computation", "08_memorization",
-                                "09_sparse_autoencoders", "10_sae_practice"}
+                                "09_sparse_autoencoders", "10_sae_practice", "11_monosemanticity"}
     assert all(len(names) >= 4 for names in per_chapter.values()), per_chapter
 
 
@@ -112,6 +112,7 @@ def test_the_names_the_chapters_use():
         "09_sparse_autoencoders": ["sae_forward", "l1_objective", "topk_activation", "mmcs", "matched_mmcs", "fvu",
                                    "dead_latents"],
         "10_sae_practice": ["batch_topk", "matryoshka_loss", "latent_scores", "absorption_rate"],
+        "11_monosemanticity": ["loss_recovered", "logit_effect", "best_char_rule", "top_contexts", "steer_neurons"],
     }
     for chapter, names in planned.items():
         for name in names:
