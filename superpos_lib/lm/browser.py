@@ -172,7 +172,9 @@ class FeatureBrowser:
         return (_STYLE.replace("#ID", f"#{uid}")
                 + f'<div class="spb" id="{uid}"><div class="spb-bar">'
                 + '<label>Search <input type="search" class="spb-q" placeholder="a number, a rule or some text">'
-                + '</label><span class="spb-kinds"></span><span class="spb-count"></span></div>'
+                + '</label><label>Order <select class="spb-order"><option value="index">by number</option>'
+                + '<option value="f1">by rule F1</option></select></label>'
+                + '<span class="spb-kinds"></span><span class="spb-count"></span></div>'
                 + '<div class="spb-main"><ol class="spb-list"></ol><div class="spb-card"></div></div>'
                 + f'<script type="application/json" class="spb-data">{data}</script>'
                 + f"<script>{_SCRIPT.replace('__ID__', uid).replace('__BEFORE__', str(_BEFORE))}</script></div>")
@@ -266,7 +268,9 @@ _STYLE = """<style>
 #ID .spb-list li:hover{background:#eef}
 #ID .spb-list li.on{background:#dde6f5}
 #ID .spb-card{flex:1;min-width:0}
-#ID .spb-card h4{margin:.1em 0 .3em}
+#ID .spb-title{font-size:1.15em;font-weight:600;margin:.1em 0 .3em}
+#ID .spb-h{font-weight:600;margin:.7em 0 .2em}
+#ID .spb-order{padding:.1em}
 #ID .spb-ctx{font:12.5px/1.5 ui-monospace,Menlo,Consolas,monospace;white-space:pre;overflow-x:auto;margin:.1em 0}
 #ID .spb-ctx b{outline:1px solid #333}
 #ID .spb-meta{color:#555;font-size:12.5px}
@@ -281,7 +285,7 @@ _SCRIPT = r"""(function(){
 const root=document.getElementById('__ID__');
 const data=JSON.parse(root.querySelector('.spb-data').textContent);
 const units=data.units, list=root.querySelector('.spb-list'), card=root.querySelector('.spb-card');
-const q=root.querySelector('.spb-q'), count=root.querySelector('.spb-count'), kindsEl=root.querySelector('.spb-kinds');
+const q=root.querySelector('.spb-q'), order=root.querySelector('.spb-order'), count=root.querySelector('.spb-count'), kindsEl=root.querySelector('.spb-kinds');
 const BEFORE=__BEFORE__, NAMES={latent:'SAE latents',neuron:'MLP neurons'};
 const kinds=[...new Set(units.map(u=>u.kind))];
 let kind=kinds[0], current=null;
@@ -300,12 +304,12 @@ function chars(rows){return '<table>'+rows.map(r=>`<tr><td class="spb-ctx">${esc
 function render(u){
   current=u;
   [...list.children].forEach(li=>li.classList.toggle('on',li.dataset.key===u.kind+u.index));
-  let h=`<h4>${label(u)}</h4><div class="spb-meta">fires on ${(100*u.density).toPrecision(2)} % of the ${data.chars.toLocaleString('en')} characters read; largest activation ${u.max_activation}</div>`;
+  let h=`<div class="spb-title">${label(u)}</div><div class="spb-meta">fires on ${(100*u.density).toPrecision(2)} % of the ${data.chars.toLocaleString('en')} characters read; largest activation ${u.max_activation}</div>`;
   if(u.rule) h+=`<div class="spb-meta">Rule learned on half the text: <i>${esc(u.rule)}</i>`+(u.f1===null?' (too few strong activations to score)':`, F1 ${u.f1} on the other half`)+'</div>';
-  h+='<h5>Top activations</h5>'+(u.top.length?u.top.map(ctx).join(''):'<p>It never fired on this text.</p>');
-  for(const [name,cs] of u.samples) if(cs.length) h+=`<h5>Activations ${name}</h5>`+cs.map(ctx).join('');
-  h+=`<div class="spb-cols"><div><h5>Promotes</h5>${chars(u.promotes)}</div><div><h5>Suppresses</h5>${chars(u.suppresses)}</div>`;
-  h+='<div><h5>Nearest '+NAMES[u.kind].split(' ')[1]+'</h5>'+u.nearest.map(n=>`<span class="spb-near" data-i="${n[0]}">${n[0]}</span> (${n[1]})`).join('<br>')+'</div></div>';
+  h+='<div class="spb-h">Top activations</div>'+(u.top.length?u.top.map(ctx).join(''):'<p>It never fired on this text.</p>');
+  for(const [name,cs] of u.samples) if(cs.length) h+=`<div class="spb-h">Activations ${name}</div>`+cs.map(ctx).join('');
+  h+=`<div class="spb-cols"><div><div class="spb-h">Promotes</div>${chars(u.promotes)}</div><div><div class="spb-h">Suppresses</div>${chars(u.suppresses)}</div>`;
+  h+='<div><div class="spb-h">Nearest '+NAMES[u.kind].split(' ')[1]+'</div>'+u.nearest.map(n=>`<span class="spb-near" data-i="${n[0]}">${n[0]}</span> (${n[1]})`).join('<br>')+'</div></div>';
   card.innerHTML=h;
   card.querySelectorAll('.spb-near').forEach(el=>el.onclick=()=>{q.value=el.dataset.i;filter();});
 }
@@ -317,6 +321,7 @@ function matches(u,t){
 function filter(){
   const t=q.value.trim().toLowerCase();
   const shown=units.filter(u=>u.kind===kind&&matches(u,t));
+  if(order.value==='f1') shown.sort((a,b)=>(b.f1===null?-1:b.f1)-(a.f1===null?-1:a.f1));
   list.innerHTML=shown.map(u=>`<li data-key="${u.kind}${u.index}">${label(u)}${u.f1!==null?' · F1 '+u.f1:''}<br><small>${esc(u.rule||'')}</small></li>`).join('');
   [...list.children].forEach((li,i)=>li.onclick=()=>render(shown[i]));
   count.textContent=`${shown.length} of ${units.filter(u=>u.kind===kind).length} ${NAMES[kind]}`;
@@ -329,5 +334,6 @@ kindsEl.querySelectorAll('button').forEach(b=>b.onclick=()=>{kind=b.dataset.k;cu
   kindsEl.querySelectorAll('button').forEach(x=>x.classList.toggle('on',x===b));filter();});
 kindsEl.querySelector('button').classList.add('on');
 q.addEventListener('input',filter);
+order.addEventListener('change',filter);
 filter();
 })();"""

@@ -22,7 +22,7 @@ def plot_rule_scores(scores: Mapping[str, RuleScores], *, threshold: float = 0.6
     above ``threshold`` and the mean in the legend); units not scored are left out."""
     if not scores or not all(isinstance(s, RuleScores) for s in scores.values()):
         raise ValueError("scores must map names to RuleScores (explain_units' results), and not be empty")
-    fig = Figure(figsize=(6.2, 3.0), layout="constrained")
+    fig = Figure(figsize=(6.2, 3.4), layout="constrained")
     ax = fig.add_subplot()
     edges = np.linspace(0, 1, 21)
     for name, s in scores.items():
@@ -34,7 +34,7 @@ def plot_rule_scores(scores: Mapping[str, RuleScores], *, threshold: float = 0.6
     ax.set_xlabel("F1 of the unit's rule on held-out text")
     ax.set_ylabel("density of units")
     ax.set_xlim(0, 1)
-    ax.legend(fontsize=9, loc="upper right")
+    fig.legend(fontsize=9, loc="outside upper center", ncols=1, frameon=False)
     return fig
 
 

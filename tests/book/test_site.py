@@ -108,9 +108,11 @@ def visit(site, path: str) -> Visit:
     return v
 
 
-# Code, printed output and output tables that do not fit the page's width: each as its first
-# characters (a reader sees such a block cut off, behind a horizontal scroll bar).
-OVERFLOWING_BLOCKS = """() => [...document.querySelectorAll('article pre, article div.cell_output div.output, article table')]
+# Code, printed output and tables that do not fit the page's width (a markdown table sits in the
+# theme's scrolling container): each as its first characters (a reader sees such a block cut
+# off, behind a horizontal scroll bar).
+OVERFLOWING_BLOCKS = """() => [...document.querySelectorAll('article pre, article div.cell_output div.output, article table, '
+                                    + 'article div.pst-scrollable-table-container')]
     .filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1)
     .map(e => `${e.scrollWidth}px in ${e.clientWidth}px: ` + e.textContent.trim().slice(0, 60))"""
 
@@ -290,11 +292,11 @@ def test_feature_browser_searches_and_shows_contexts_without_a_kernel(site):
     items = browser.locator(".spb-list li")
     rules = [items.nth(i).inner_text() for i in range(items.count())]
     items.nth(min(1, items.count() - 1)).click()
-    title = browser.locator(".spb-card h4").inner_text()
+    title = browser.locator(".spb-card .spb-title").inner_text()
     browser.locator(".spb-q").fill("")
     browser.locator(".spb-kinds button", has_text="MLP neurons").click()
     neurons = count.inner_text()
-    neuron_title = browser.locator(".spb-card h4").inner_text()
+    neuron_title = browser.locator(".spb-card .spb-title").inner_text()
     page.close()
     assert first.startswith("100 of 100 SAE latents"), first
     assert n_ctx >= 8 and n_marked >= 8, (n_ctx, n_marked)  # top contexts, each with its character marked

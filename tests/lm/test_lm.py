@@ -148,6 +148,20 @@ def test_training_script_runs_and_saves(tmp_path):
                                                                              abs=1e-3)
 
 
+def test_sae_script_trains_a_relu_l1_sae_with_resampling_and_saves(tmp_path):
+    out = tmp_path / "sae.safetensors"
+    args = ["sae", "--kind", "relu_l1", "--sparsity", "0.05", "--d-sae", "64", "--steps", "30", "--windows", "16",
+            "--seed", "2", "--out", str(out)]
+    result = subprocess.run([sys.executable, "-m", "superpos_lib.lm", *args], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "held-out plays" in result.stdout
+    sae = lm.load_sae(out)
+    assert sae.kind == "relu_l1" and sae.d_sae == 64 and sae.sparsity == pytest.approx(0.05)
+    assert sae.model.config.resample_every == 250  # Bricken et al.'s resampling
+    assert sae.metadata["seed"] == "2" and sae.metadata["command"].endswith(" ".join(args[1:]))
+    assert 0 <= float(sae.metadata["held_out_fvu"]) < 1.5
+
+
 @pytest.mark.parametrize("kw,name", [(dict(steps=0), "steps"), (dict(lr=0.0), "lr"), (dict(weight_decay=-1.0), "weight_decay")])
 def test_lm_train_config_bad_input(kw, name):
     with bad_input(name):
