@@ -65,25 +65,36 @@ def logit_effect(
     neuron: one-hot; a latent: its decoder row). W_out: (d_model, d_mlp),
     the MLP's output weights (nn.Linear's layout). ln_gain: (d_model,), the
     final LayerNorm's gain. W_U: (vocab, d_model), the unembedding.
-    Returns (vocab,): W_U (ln_gain * (W_out direction)), minus its mean
-    over the vocabulary (a logit shared by every character changes
-    nothing).
+    The unit writes r = W_out direction into the residual stream; the final
+    LayerNorm subtracts r's mean over d_model and multiplies by ln_gain
+    (its division by the stream's spread depends on the input: leave it
+    out). Returns (vocab,): W_U applied to that, minus its mean over the
+    vocabulary (a logit shared by every character changes nothing).
     """
-    logits = W_U @ (ln_gain * (W_out @ direction))
+    r = W_out @ direction
+    logits = W_U @ (ln_gain * (r - r.mean()))
     return logits - logits.mean()
 
 
 def _le_uncentred(direction, W_out, ln_gain, W_U):
-    return W_U @ (ln_gain * (W_out @ direction))
+    r = W_out @ direction
+    return W_U @ (ln_gain * (r - r.mean()))
 
 
 def _le_no_gain(direction, W_out, ln_gain, W_U):
-    logits = W_U @ (W_out @ direction)
+    r = W_out @ direction
+    logits = W_U @ (r - r.mean())
+    return logits - logits.mean()
+
+
+def _le_no_ln_mean(direction, W_out, ln_gain, W_U):
+    logits = W_U @ (ln_gain * (W_out @ direction))
     return logits - logits.mean()
 
 
 def _le_probs(direction, W_out, ln_gain, W_U):
-    return torch.softmax(W_U @ (ln_gain * (W_out @ direction)), 0)
+    r = W_out @ direction
+    return torch.softmax(W_U @ (ln_gain * (r - r.mean())), 0)
 
 
 def _check_logit_effect(fn) -> None:
@@ -100,6 +111,9 @@ def _check_logit_effect(fn) -> None:
     if torch.allclose(out, _le_no_gain(**args), atol=1e-5):
         fail(f"on {case} the final LayerNorm's gain is missing: scale the residual direction by ln_gain "
              f"before the unembedding")
+    if torch.allclose(out, _le_no_ln_mean(**args), atol=1e-5):
+        fail(f"on {case} the LayerNorm's own centring is missing: subtract r's mean over d_model (r = W_out "
+             f"direction) before the gain; the LayerNorm does that to whatever the unit writes")
     expect_close(out, want, case)
     one_hot = dict(args, direction=torch.eye(6)[2])
     expect_close(expect_tensor(call_safely(fn, one_hot, "neuron 2 (one-hot)"), (5,), "vocab"),
@@ -259,7 +273,8 @@ def steer_neurons(
     """The neurons with one SAE latent set to `value`, all else kept.
 
     x: (batch, d_mlp), the neurons; f: (batch, d_sae), the SAE's latents
-    on them; W_dec: (d_sae, d_mlp), the decoder's rows. Move each input
+    on them; W_dec: (d_sae, d_mlp), what one unit of each latent adds to
+    the reconstruction, in the neurons' units. Move each input
     along the latent's decoder row by (value - its current activation), so
     the latent reads `value` and everything else x carried, the SAE's
     reconstruction error included, stays. Returns (batch, d_mlp).
@@ -325,10 +340,10 @@ EXERCISES = [
     exercise(
         logit_effect, chapter=CHAPTER, title="A unit's logit effect",
         difficulty=1, importance=4, minutes=6, check=_check_logit_effect,
-        hints=["W_out @ direction is what the unit adds to the residual stream (d_model,).",
-               "Scale it by ln_gain, unembed with W_U @ ..., then subtract the mean."],
+        hints=["r = W_out @ direction is what the unit adds to the residual stream (d_model,).",
+               "W_U @ (ln_gain * (r - r.mean())), then subtract the logits' mean."],
         mistakes=[Mistake(_le_uncentred, "not centred"), Mistake(_le_no_gain, "gain is missing"),
-                  Mistake(_le_probs, "not a softmax")],
+                  Mistake(_le_no_ln_mean, "own centring"), Mistake(_le_probs, "not a softmax")],
     ),
     exercise(
         top_contexts, chapter=CHAPTER, title="The contexts the model saw",

@@ -8,7 +8,7 @@ from its top activations and to predict its activations from the explanation. He
 * ``char``: the character at the position is one of up to three characters (``{e, a}``);
 * ``prev`` / ``next``: the character before it / the next character (what the model predicts);
 * ``bigram`` / ``trigram``: the last two or three characters (``"th"``, ``" th"``);
-* ``word``: the word so far is one of up to three (``"th"``: in "the", "that", "thou" ...);
+* ``word``: the word so far is one of up to three (``"th"``: the *h* of "the", "that", "thou" ...);
 * ``prev_word``: the character just after one of up to three words (the space after "my");
 * ``class``: one character class or context (a vowel, inside a capitalised word, start of a line, ...).
 
@@ -16,7 +16,8 @@ A unit *fires* where its activation is at least half its largest on the learning
 strong activations; every kind of unit is treated alike). On the learning half the rule with
 the best F1 is chosen (within a family, up to three values joined by "or", greedily); on the
 other half its precision, recall and F1 are the unit's score. A unit that fires fewer than
-``min_fires`` times on either half is not scored.
+``min_fires`` times on either half is not scored. The values a context rule may name are the 300
+most frequent of its family on the learning half (bigrams, trigrams, words).
 """
 
 from __future__ import annotations
@@ -42,36 +43,44 @@ _TOP_KEYS = 300
 _UNITS_AT_ONCE = 256  # units counted at a time (a float copy of all of 2,048 units' firings is large)
 
 
-def _context_keys(text: str) -> dict[str, list[str]]:
+def _window_start(i: int, n_ctx: int | None) -> int:
+    return 0 if n_ctx is None else i - i % n_ctx
+
+
+def _context_keys(text: str, n_ctx: int | None = None) -> dict[str, list[str]]:
     """Per character of ``text``, its key in each context family ("" where it has none): the last
-    two and three characters, the word so far (at a letter) and, just after a word, that word."""
+    two and three characters, the word so far (at a letter) and, just after a word, that word;
+    none of them reaches back past the start of the character's ``n_ctx`` window."""
     keys: dict[str, list[str]] = {"bigram": [], "trigram": [], "word": [], "prev_word": []}
     word = ""
     for i, ch in enumerate(text):
-        after_word = bool(i) and text[i - 1].isalpha()
+        start = _window_start(i, n_ctx)
+        after_word = i > start and text[i - 1].isalpha()
         if ch.isalpha():
             word = word + ch if after_word else ch
-        keys["bigram"].append(text[i - 1 : i + 1] if i >= 1 else "")
-        keys["trigram"].append(text[i - 2 : i + 1] if i >= 2 else "")
+        keys["bigram"].append(text[i - 1 : i + 1] if i - 1 >= start else "")
+        keys["trigram"].append(text[i - 2 : i + 1] if i - 2 >= start else "")
         keys["word"].append(word if ch.isalpha() else "")
         keys["prev_word"].append(word if after_word and not ch.isalpha() else "")
     return keys
 
 
-def context_classes(text: str) -> Bool[Tensor, "n classes"]:
-    """For every character of ``text``, which of :data:`CLASSES` it belongs to."""
+def context_classes(text: str, n_ctx: int | None = None) -> Bool[Tensor, "n classes"]:
+    """For every character of ``text``, which of :data:`CLASSES` it belongs to. The classes that
+    look at the character before ("inside a word", "the start of a line", ...) see none at the
+    start of the text or of an ``n_ctx`` window (the model saw none there either)."""
     if not isinstance(text, str) or not text:
         raise ValueError("text must be a non-empty string")
     rows = []
-    capitalised, prev = False, "\n"
-    for ch in text:
+    capitalised = False
+    for i, ch in enumerate(text):
+        prev = text[i - 1] if i > _window_start(i, n_ctx) else ""
         letter = ch.isalpha()
         capitalised = letter and (capitalised if prev.isalpha() else ch.isupper())
         rows.append((ch.lower() in "aeiou", letter and ch.lower() not in "aeiou", ch.isupper(), ch.isdigit(),
                      not ch.isalnum() and not ch.isspace(), ch == " ", ch == "\n", letter and prev.isalpha(),
                      letter and not prev.isalpha(), capitalised, prev == "\n",
-                     not prev.isalnum() and not prev.isspace()))
-        prev = ch
+                     bool(prev) and not prev.isalnum() and not prev.isspace()))
     out = torch.tensor(rows, dtype=torch.bool)
     return out
 
@@ -105,23 +114,32 @@ class RuleScores:
 
 class _Atoms:
     """The candidate rule parts on one half of the text: for each family a label per position
-    (disjoint values, so counts of a union add up), and the context classes as columns."""
+    (disjoint values, so counts of a union add up; the last value is "none"), and the context
+    classes as columns."""
 
-    def __init__(self, text: str, tokenizer: CharTokenizer, ngrams: dict[str, list[str]]):
+    def __init__(self, labels: dict[str, Tensor], values: dict[str, list[str]], classes: Tensor):
+        self.labels, self.values, self.classes = labels, values, classes
+
+    @classmethod
+    def halves(cls, text: str, tokenizer: CharTokenizer, n_ctx: int | None) -> tuple["_Atoms", "_Atoms"]:
+        """The atoms of the first and the second half of ``text``; context keys are the
+        :data:`_TOP_KEYS` most frequent of the first half (the rules are learned there)."""
+        half = len(text) // 2
         ids = tokenizer.encode(text, unknown="replace")
-        v = tokenizer.vocab_size
-        self.n = len(text)
-        self.labels: dict[str, Tensor] = {
-            "char": ids,
-            "prev": torch.cat([torch.full((1,), v), ids[:-1]]),
-            "next": torch.cat([ids[1:], torch.full((1,), v)]),
-        }
-        self.values: dict[str, list[str]] = {f: [*tokenizer.chars, "·"] for f in ("char", "prev", "next")}
-        for family, keys in _context_keys(text).items():
-            index = {g: i for i, g in enumerate(ngrams[family])}
-            self.labels[family] = torch.tensor([index.get(key, len(index)) for key in keys])
-            self.values[family] = [*ngrams[family], "·"]
-        self.classes = context_classes(text).float()
+        none = tokenizer.vocab_size
+        prev = torch.cat([torch.full((1,), none), ids[:-1]])
+        if n_ctx is not None:
+            prev[::n_ctx] = none  # the model saw nothing before its window
+        labels = {"char": ids, "prev": prev, "next": torch.cat([ids[1:], torch.full((1,), none)])}
+        values = {f: [*tokenizer.chars, "·"] for f in ("char", "prev", "next")}
+        for family, keys in _context_keys(text, n_ctx).items():
+            top = [g for g, _ in Counter(k for k in keys[:half] if k).most_common(_TOP_KEYS)]
+            index = {g: i for i, g in enumerate(top)}
+            labels[family] = torch.tensor([index.get(key, len(index)) for key in keys])
+            values[family] = [*top, "·"]
+        classes = context_classes(text, n_ctx).float()
+        return (cls({f: lab[:half] for f, lab in labels.items()}, values, classes[:half]),
+                cls({f: lab[half:] for f, lab in labels.items()}, values, classes[half:]))
 
     def counts(self, fires: Tensor) -> dict[str, tuple[Tensor, Tensor]]:
         """For each family: ``hits`` (units, values), fires of each unit at each value, and
@@ -169,12 +187,12 @@ def _describe(family: str, values: list[str]) -> str:
     shown = " or ".join(repr(v) for v in values)
     return {"char": f"the character is {shown}", "prev": f"after {shown}", "next": f"before {shown}",
             "bigram": f"the last two characters are {shown}", "trigram": f"the last three characters are {shown}",
-            "word": f"in a word beginning {shown}", "prev_word": f"just after the word {shown}",
+            "word": f"the word so far is {shown}", "prev_word": f"just after the word {shown}",
             "class": f"{values[0]}" if values else ""}[family]
 
 
-def explain_units(acts: Float[Tensor, "n units"], text: str, tokenizer: CharTokenizer, *, max_terms: int = 3,
-                  min_fires: int = 10) -> RuleScores:
+def explain_units(acts: Float[Tensor, "n units"], text: str, tokenizer: CharTokenizer, *, n_ctx: int | None = None,
+                  max_terms: int = 3, min_fires: int = 10) -> RuleScores:
     """Learn a rule for every unit on the first half of ``text`` and score it on the second.
 
     Args:
@@ -182,6 +200,9 @@ def explain_units(acts: Float[Tensor, "n units"], text: str, tokenizer: CharToke
             halves the memory and changes nothing that matters here).
         text: the text the activations were read on.
         tokenizer: the model's tokenizer (its characters are the ``char`` rules' values).
+        n_ctx: the text was read in consecutive windows of this many characters (as
+            :func:`~superpos_lib.lm.unit_activations` reads it): rules about what came before
+            a character do not reach back past its window's start. ``None``: one long context.
         max_terms: values a rule may join with "or".
         min_fires: fewest strong activations on each half for a unit to be scored.
     """
@@ -193,12 +214,11 @@ def explain_units(acts: Float[Tensor, "n units"], text: str, tokenizer: CharToke
         raise ValueError(f"text must have at least 200 characters to split in two, got {len(text)}")
     check_positive_int(max_terms, "max_terms")
     check_positive_int(min_fires, "min_fires")
+    if n_ctx is not None:
+        check_positive_int(n_ctx, "n_ctx")
     acts = acts.detach().cpu()  # float16 is fine: units are read a few at a time, as float32
     half = len(text) // 2
-    learn_text, test_text = text[:half], text[half:]
-    ngrams = {family: [g for g, _ in Counter(k for k in keys if k).most_common(_TOP_KEYS)]
-              for family, keys in _context_keys(learn_text).items()}
-    learn, test = _Atoms(learn_text, tokenizer, ngrams), _Atoms(test_text, tokenizer, ngrams)
+    learn, test = _Atoms.halves(text, tokenizer, n_ctx)
     chunks = acts.split(_UNITS_AT_ONCE, dim=1)
     threshold = torch.cat([c[:half].float().max(0).values for c in chunks]) / 2
     threshold = threshold.clamp_min(1e-6)

@@ -46,13 +46,15 @@ def _windows(model: OneLayerTransformer, text: str) -> Tensor:
 
 def unit_directions(kind: str, model: OneLayerTransformer, sae: SparseAutoencoder | None = None, *,
                     n_random: int = 512, seed: int = 0) -> Float[Tensor, "units d_mlp"]:
-    """Each unit's direction in neuron space: the SAE's decoder rows (``latent``), the standard
-    basis (``neuron``) or ``n_random`` random unit vectors (``random``, seeded)."""
+    """Each unit's direction in neuron space, in the neurons' own units: what one unit of the
+    latent adds to the SAE's reconstruction (``latent``: a decoder row divided by the SAE's input
+    scale, :attr:`~superpos_lib.sae.SparseAutoencoder.scale`), the standard basis (``neuron``) or
+    ``n_random`` random unit vectors (``random``, seeded)."""
     d_mlp = model.config.d_mlp
     if kind == "latent":
         if not isinstance(sae, SparseAutoencoder) or sae.d_in != d_mlp:
             raise ValueError(f"sae must be a SparseAutoencoder of the model's {d_mlp} neurons for kind='latent'")
-        return sae.model.W_dec[0].detach().float().cpu()
+        return sae.model.W_dec[0].detach().float().cpu() / sae.scale
     if kind == "neuron":
         return torch.eye(d_mlp)
     if kind == "random":
@@ -98,13 +100,14 @@ def unit_activations(model: OneLayerTransformer, text: str, kind: str = "latent"
 @torch.no_grad()
 def logit_effects(model: OneLayerTransformer, directions: Float[Tensor, "units d_mlp"]) -> Float[Tensor, "units vocab"]:
     """What each unit's output does to the next-character logits directly: its direction in
-    neuron space through ``W_out``, the final LayerNorm's gain and ``W_U``, centred over the
-    vocabulary (the LayerNorm's scale, which depends on the input, is left out, as in Bricken
-    et al.'s "logit weights")."""
+    neuron space through ``W_out``, the final LayerNorm's centring (over ``d_model``) and gain,
+    and ``W_U``, centred over the vocabulary. The LayerNorm's division by the stream's spread,
+    which depends on the input, is left out, as in Bricken et al.'s "logit weights"."""
     d_mlp = model.config.d_mlp
     if not isinstance(directions, Tensor) or directions.ndim != 2 or directions.shape[1] != d_mlp:
         raise ValueError(f"directions must be a (units, {d_mlp}) tensor, got {getattr(directions, 'shape', None)}")
     resid = directions.float().to(model.W_out.weight.device) @ model.W_out.weight.T  # (units, d_model)
+    resid = resid - resid.mean(1, keepdim=True)  # the LayerNorm subtracts the mean first
     logits = (resid * model.ln_f.weight) @ model.W_U.weight.T  # (units, vocab)
     return (logits - logits.mean(1, keepdim=True)).cpu()
 
@@ -126,7 +129,7 @@ class UnitCard:
     samples: list = field(default_factory=list)  # [[label, contexts], ...] for lower ranges
     promotes: list = field(default_factory=list)  # [[char, logit], ...]
     suppresses: list = field(default_factory=list)
-    nearest: list = field(default_factory=list)  # [[index, cosine], ...]
+    nearest: list = field(default_factory=list)  # [[index, cosine], ...] of what the units write
 
 
 def _context(text: str, acts: Tensor, pos: int, n_ctx: int, top: float) -> list:
@@ -197,8 +200,8 @@ def browse(model: OneLayerTransformer, sae: SparseAutoencoder, text: str, *, lat
         n_samples: contexts drawn from each lower activation range (half to three quarters of
             the maximum, a quarter to a half, above zero to a quarter).
         seed: seeds the draws from the lower ranges.
-        explain: also learn each unit's rule (:func:`~.autointerp.explain_units`; on all of
-            the unit's kind, so the scores are those of the chapter).
+        explain: also learn each unit's rule (:func:`~.autointerp.explain_units`, on every unit
+            of the kind, the text read in windows of ``n_ctx``).
         scores: rules already learned on ``text``, by kind (``"latent"``, ``"neuron"``): shown
             instead of learning them again.
     """
@@ -221,7 +224,7 @@ def browse(model: OneLayerTransformer, sae: SparseAutoencoder, text: str, *, lat
             raise ValueError(f"scores[{kind!r}] has {len(rules.rules)} units, the {kind}s {directions.shape[0]}")
         if rules is None and explain:
             acts = unit_activations(model, text, kind, sae)
-            rules = explain_units(acts, text, model.tokenizer)
+            rules = explain_units(acts, text, model.tokenizer, n_ctx=n_ctx)
             acts = acts[:, chosen]
         else:  # only the units shown
             acts = unit_activations(model, text, kind, sae, columns=chosen)

@@ -44,7 +44,7 @@ SAE_COMMANDS = {
 }
 """The commands that made :data:`SAE_FILES`: TopK with k = 16 and the dead-latent auxiliary loss
 (634 s on the book's 2-core CPU), and ReLU + L1 with λ = 0.05, resampling dead latents every
-250 steps (the time it took is in the file's metadata)."""
+250 steps (301 s, with other work on the machine; the file's metadata records it)."""
 SAE_SHA256 = {"topk": "43996f777ab1aef0b492984f8e5a5404ec14af9ca55d2811695403b19affa5b8",
               "relu_l1": "e8f3908f1c6eea6b6bd5317219b24e7f9cd038264c0b9b3f1fd60ed2e3db4713"}
 """The SHA-256 of each of :data:`SAE_FILES` as shipped."""
@@ -97,8 +97,9 @@ def latent_densities(model: OneLayerTransformer, sae: SparseAutoencoder, tokens:
 def train_lm_sae(acts: Float[Tensor, "n d_mlp"], *, kind: str = "topk", d_sae: int = 2048, sparsity: float = 16,
                  train_config: TrainConfig = LM_SAE_TRAINING, seed: int = 0, device=None, progress=None
                  ) -> SparseAutoencoder:
-    """One SAE of ``kind`` (``d_sae`` latents, ``sparsity`` k or λ) trained on ``acts``; ReLU + L1
-    resamples its dead latents every 250 steps, as Bricken et al. did (TopK has its auxiliary loss)."""
+    """One SAE of ``kind`` (``d_sae`` latents, ``sparsity`` k or λ) trained on ``acts``. ReLU + L1
+    resamples its dead latents every 250 steps over the first 60 % of training (Bricken et al.
+    resampled four times in a far longer run); TopK revives them with its auxiliary loss."""
     config = SAEConfig(acts.shape[1], d_sae, kind, resample_every=250 if kind == "relu_l1" else None)
     run = train_saes(acts, config, sparsity, train_config=train_config, seed=seed, device=device, progress=progress)
     return run.instance(0)

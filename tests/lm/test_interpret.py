@@ -72,11 +72,20 @@ def test_context_classes_and_keys():
     assert col["an upper-case letter"] == [True, False, False, False, False, False, True]
     assert col["the first letter of a word"] == [True, False, False, True, False, False, True]
     assert col["inside a capitalised word"] == [True, True, False, False, False, False, True]
-    assert col["the start of a line"] == [True, False, False, False, False, False, True]
+    assert col["the start of a line"] == [False, False, False, False, False, False, True]  # none seen before 0
     assert col["just after punctuation"] == [False, False, False, False, False, True, False]
     keys = autointerp._context_keys("To be, or")
     assert keys["word"] == ["T", "To", "", "b", "be", "", "", "o", "or"]
     assert keys["prev_word"] == ["", "", "To", "", "", "be", "", "", ""]
+    # read in windows of 4 characters ("To b", "e, o", "r"): nothing reaches back past a window
+    windowed = autointerp._context_keys("To be, or", n_ctx=4)
+    assert windowed["word"] == ["T", "To", "", "b", "e", "", "", "o", "r"]
+    assert windowed["bigram"] == ["", "To", "o ", " b", "", "e,", ", ", " o", ""]
+    assert windowed["trigram"][4:7] == ["", "", "e, "] and windowed["prev_word"][5] == "e"
+    c4 = autointerp.context_classes("ab\ncd", n_ctx=3)  # windows "ab\n", "cd"
+    after_newline = c4[:, autointerp.CLASSES.index("the start of a line")].tolist()
+    assert after_newline == [False, False, False, False, False]  # the "c" after "\n" starts a window
+    assert autointerp.context_classes("ab\ncd")[:, autointerp.CLASSES.index("the start of a line")].tolist()[3]
 
 
 @pytest.mark.parametrize("args,name", [
@@ -112,8 +121,8 @@ def test_logit_effects_are_the_direct_path_to_the_logits(small):
     d = browser.unit_directions("neuron", model)[:3]
     eff = browser.logit_effects(model, d)
     assert eff.shape == (3, model.config.vocab_size) and torch.allclose(eff.mean(1), torch.zeros(3), atol=1e-6)
-    resid = model.W_out.weight[:, 1] * model.ln_f.weight
-    want = model.W_U.weight @ resid
+    r = model.W_out.weight[:, 1]
+    want = model.W_U.weight @ ((r - r.mean()) * model.ln_f.weight)  # the LayerNorm centres, then scales
     assert torch.allclose(eff[1], (want - want.mean()).detach(), atol=1e-5)
     with bad_input("directions"):
         browser.logit_effects(model, torch.zeros(3, 5))
@@ -227,3 +236,22 @@ def test_explain_units_reads_half_precision_as_it_reads_full_and_reports_each_pe
     r16 = autointerp.explain_units(acts.half(), TEXT, tok)
     assert r32.rules == r16.rules and torch.equal(r32.f1, r16.f1)
     assert r32.peak.tolist() == [0.75, 1.0]
+
+
+def test_a_latents_direction_is_in_the_neurons_units(small):
+    model, sae = small
+    d = browser.unit_directions("latent", model, sae)
+    one = sae.decode(torch.eye(sae.d_sae)[:2]) - sae.decode(torch.zeros(2, sae.d_sae))
+    assert torch.allclose(d[:2], one, atol=1e-5)
+
+
+def test_rules_do_not_read_across_windows():
+    tok = lm.CharTokenizer.from_text(TEXT)
+    # a unit firing on every 'e' after an 'h': at a window's start no rule can know the 'h'
+    acts = _acts_for(TEXT, lambda t, i: i > 0 and t[i] == "e" and t[i - 1] == "h")
+    whole = autointerp.explain_units(acts, TEXT, tok)
+    windowed = autointerp.explain_units(acts, TEXT, tok, n_ctx=32)
+    assert whole.rules[0] == "the last two characters are 'he'" and whole.f1[0] == 1.0
+    assert 0.8 < windowed.f1[0] < 1.0  # an 'he' split by a window's start cannot be told apart
+    with bad_input("n_ctx"):
+        autointerp.explain_units(acts, TEXT, tok, n_ctx=0)
