@@ -241,7 +241,7 @@ def browse(model: OneLayerTransformer, sae: SparseAutoencoder, text: str, *, lat
                             rules.rules[i] if rules is not None else "",
                             None if rules is None or not rules.scored[i] else round(float(rules.f1[i]), 3))
             if top > 0:
-                values, where = a.topk(min(n_top, int((a > 0).sum())))
+                where = a.topk(min(n_top, int((a > 0).sum()))).indices
                 card.top = [_context(text, a, int(p), n_ctx, top) for p in where.tolist()]
                 for lo, hi in _BINS:
                     pool = ((a > lo * top) & (a <= hi * top)).nonzero().squeeze(1)
